@@ -1,0 +1,335 @@
+"""Speech with phoneme and word timings, from espeak-ng.
+
+espeak-ng comes as a shared library inside the ``espeakng-loader`` wheel (no system package) and is
+driven through its C API with ctypes: synchronous synthesis, a callback that receives the audio and
+the PHONEME / WORD events, IPA phoneme names. The 22.05 kHz output is resampled to 16 kHz with soxr.
+
+Determinism. espeak-ng keeps synthesis state in C statics (the pitch-flutter index, waveform phase,
+echo buffer) that survive ``espeak_Terminate``/``espeak_Initialize``, so the same text synthesized
+twice in one process gives slightly different samples. We therefore load a *fresh instance* of the
+library for every utterance (``dlopen``, synthesize, ``dlclose``; about 5 ms) and seed its random
+generator: the same (text, voice, rate, pitch) gives bit-identical audio, in any order, in any process.
+
+Threads and processes. The library is process-global C code and not thread-safe: every call into it
+runs under one module-level lock, so threads in one process take turns (no parallel speed-up, but no
+corruption). Separate processes each load their own copy and run in parallel; with the fresh-instance
+scheme above a forked child is safe too (the lock is re-created after ``fork``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+SAMPLE_RATE = 16_000  # what every model in w2s reads
+RATE_RANGE = (80, 450)  # words per minute, espeak-ng's accepted range
+PITCH_RANGE = (0, 99)  # espeak-ng base pitch, 50 = voice default
+
+# espeak-ng C API constants (speak_lib.h)
+_AUDIO_OUTPUT_SYNCHRONOUS = 2
+_INIT_PHONEME_EVENTS = 0x0001
+_INIT_PHONEME_IPA = 0x0002
+_INIT_DONT_EXIT = 0x8000
+_CHARS_UTF8 = 1
+_EV_LIST_TERMINATED, _EV_WORD, _EV_END, _EV_MSG_TERMINATED, _EV_PHONEME = 0, 1, 5, 6, 7
+_PARAM_RATE, _PARAM_PITCH = 1, 3
+_STRESS = {"ˈ": 1, "ˌ": 2}
+
+# Usable voices: en-us phonology (so every voice emits the same phonemes for a word, which the
+# near-homophone pairs rely on) with espeak-ng's voice variants for timbre. Each was checked to
+# speak intelligibly and give audio different from every other (tests/test_speech.py).
+VOICES: dict[str, str] = {
+    "us-m1": "en-us+m1",
+    "us-m2": "en-us+m2",
+    "us-m3": "en-us+m3",
+    "us-m4": "en-us+m4",
+    "us-m5": "en-us+m5",
+    "us-m6": "en-us+m6",
+    "us-m7": "en-us+m7",
+    "us-f1": "en-us+f1",
+    "us-f2": "en-us+f2",
+    "us-f3": "en-us+f3",
+    "us-f4": "en-us+f4",
+    "us-f5": "en-us+f5",
+    "us-andy": "en-us+Andy",
+    "us-annie": "en-us+Annie",
+    "us-alex": "en-us+Alex",
+    "us-klatt": "en-us+klatt",
+}
+DEFAULT_VOICE = "us-m1"
+
+
+class SpeechError(ValueError):
+    """Bad input to the synthesizer (empty text, unknown voice, out-of-range rate or pitch)."""
+
+
+@dataclass(frozen=True)
+class PhonemeSegment:
+    symbol: str  # IPA, stress marks removed (see `stress`)
+    start: float  # seconds
+    end: float
+    stress: int = 0  # 0 none, 1 primary, 2 secondary
+    word_index: int = -1  # index into Utterance.words
+
+
+@dataclass(frozen=True)
+class WordSegment:
+    word: str  # as written in the text
+    start: float
+    end: float
+
+
+@dataclass
+class Utterance:
+    text: str
+    voice: str
+    rate: int
+    pitch: int
+    audio: np.ndarray  # (N,) float32 in [-1, 1], 16 kHz mono
+    phonemes: list[PhonemeSegment] = field(default_factory=list)
+    words: list[WordSegment] = field(default_factory=list)
+    sample_rate: int = SAMPLE_RATE
+
+    @property
+    def duration(self) -> float:
+        return len(self.audio) / self.sample_rate
+
+    def timings(self) -> dict:
+        """JSON-ready description: everything except the samples."""
+        return {
+            "text": self.text,
+            "voice": self.voice,
+            "espeak_voice": VOICES.get(self.voice, self.voice),
+            "rate": self.rate,
+            "pitch": self.pitch,
+            "sample_rate": self.sample_rate,
+            "duration": self.duration,
+            "phonemes": [asdict(p) for p in self.phonemes],
+            "words": [asdict(w) for w in self.words],
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# ctypes binding
+
+
+class _EventId(ctypes.Union):
+    _fields_ = [("number", ctypes.c_int), ("name", ctypes.c_char_p), ("string", ctypes.c_char * 8)]
+
+
+class _Event(ctypes.Structure):
+    _fields_ = [
+        ("type", ctypes.c_int),
+        ("unique_identifier", ctypes.c_uint),
+        ("text_position", ctypes.c_int),
+        ("length", ctypes.c_int),
+        ("audio_position", ctypes.c_int),
+        ("sample", ctypes.c_int),
+        ("user_data", ctypes.c_void_p),
+        ("id", _EventId),
+    ]
+
+
+_SynthCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event))
+
+_LOCK = threading.Lock()
+
+
+def _reset_lock_after_fork() -> None:
+    global _LOCK
+    _LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_lock_after_fork)
+
+
+class _Capture:
+    """Collects what the synth callback hands over during one espeak_Synth call."""
+
+    def __init__(self) -> None:
+        self.chunks: list[np.ndarray] = []
+        self.events: list[tuple[int, int, int, int, bytes]] = []  # type, text_pos, length, sample, name
+
+    def __call__(self, wav, n, events) -> int:
+        if wav and n > 0:
+            self.chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
+        i = 0
+        while events[i].type != _EV_LIST_TERMINATED:
+            e = events[i]
+            name = bytes(e.id.string) if e.type == _EV_PHONEME else b""
+            self.events.append((e.type, e.text_position, e.length, e.sample, name))
+            i += 1
+        return 0
+
+
+@lru_cache(maxsize=1)
+def _paths() -> tuple[str, str]:
+    import espeakng_loader
+
+    return espeakng_loader.get_library_path(), espeakng_loader.get_data_path()
+
+
+def _with_fresh_library(fn):
+    """Run fn(lib, native_rate) on a freshly loaded espeak-ng, under the process-wide lock."""
+    import _ctypes
+
+    lib_path, data_path = _paths()
+    with _LOCK:
+        lib = ctypes.CDLL(lib_path, mode=getattr(os, "RTLD_LOCAL", 0))
+        try:
+            rate = lib.espeak_Initialize(
+                _AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path.encode(), _INIT_PHONEME_EVENTS | _INIT_PHONEME_IPA | _INIT_DONT_EXIT
+            )
+            if rate <= 0:
+                raise RuntimeError(f"espeak-ng failed to initialise from {data_path}")
+            return fn(lib, rate)
+        finally:
+            lib.espeak_Terminate()
+            if hasattr(_ctypes, "dlclose"):
+                _ctypes.dlclose(lib._handle)
+            else:  # pragma: no cover - Windows
+                _ctypes.FreeLibrary(lib._handle)
+
+
+# ---------------------------------------------------------------------------------------------
+# public API
+
+
+def validate(text: str, voice: str, rate: int, pitch: int) -> str:
+    """Check the request; return the espeak voice name. Raises SpeechError naming the problem."""
+    if not isinstance(text, str) or not text.strip():
+        raise SpeechError("text is empty: give at least one word to speak")
+    if voice not in VOICES:
+        raise SpeechError(f"unknown voice {voice!r}; choose one of: {', '.join(VOICES)}")
+    if not isinstance(rate, (int, np.integer)) or not RATE_RANGE[0] <= rate <= RATE_RANGE[1]:
+        raise SpeechError(f"rate {rate!r} out of range: words per minute in [{RATE_RANGE[0]}, {RATE_RANGE[1]}]")
+    if not isinstance(pitch, (int, np.integer)) or not PITCH_RANGE[0] <= pitch <= PITCH_RANGE[1]:
+        raise SpeechError(f"pitch {pitch!r} out of range: [{PITCH_RANGE[0]}, {PITCH_RANGE[1]}]")
+    return VOICES[voice]
+
+
+def synthesize(text: str, voice: str = DEFAULT_VOICE, rate: int = 175, pitch: int = 50) -> Utterance:
+    """Speak `text`; return 16 kHz float32 audio with phoneme and word segments (seconds)."""
+    espeak_voice = validate(text, voice, rate, pitch)
+    text = unicodedata.normalize("NFC", text.strip())
+    data = text.encode("utf-8") + b"\0"
+    capture = _Capture()
+
+    def run(lib, native_rate):
+        callback = _SynthCallback(capture)  # kept alive until synthesis returns
+        lib.espeak_SetSynthCallback(callback)
+        if lib.espeak_SetVoiceByName(espeak_voice.encode()) != 0:
+            raise SpeechError(f"espeak-ng could not load voice {espeak_voice!r}")
+        lib.espeak_SetParameter(_PARAM_RATE, int(rate), 0)
+        lib.espeak_SetParameter(_PARAM_PITCH, int(pitch), 0)
+        if hasattr(lib, "espeak_ng_SetRandSeed"):
+            lib.espeak_ng_SetRandSeed(0)
+        buf = ctypes.create_string_buffer(data)
+        err = lib.espeak_Synth(buf, len(data), 0, 0, 0, _CHARS_UTF8, None, None)
+        if err != 0:
+            raise RuntimeError(f"espeak_Synth failed with error {err} for text {text!r}")
+        lib.espeak_Synchronize()
+        return native_rate
+
+    native_rate = _with_fresh_library(run)
+    native = np.concatenate(capture.chunks) if capture.chunks else np.zeros(0, np.int16)
+    phonemes, words = _segments(capture.events, text, native_rate, len(native))
+    if not phonemes:
+        raise SpeechError(f"nothing speakable in text {text!r}")
+    audio = _to_16k(native, native_rate)
+    duration = len(audio) / SAMPLE_RATE
+    phonemes = [_clip(p, duration) for p in phonemes]
+    words = [WordSegment(w.word, min(w.start, duration), min(w.end, duration)) for w in words]
+    return Utterance(text, voice, int(rate), int(pitch), audio, phonemes, words)
+
+
+def _to_16k(native: np.ndarray, native_rate: int) -> np.ndarray:
+    import soxr
+
+    x = native.astype(np.float32) / 32768.0
+    if native_rate != SAMPLE_RATE and len(x):
+        x = soxr.resample(x, native_rate, SAMPLE_RATE, quality="HQ")
+    return np.clip(x, -1.0, 1.0).astype(np.float32)
+
+
+def _clip(p: PhonemeSegment, duration: float) -> PhonemeSegment:
+    return PhonemeSegment(p.symbol, min(p.start, duration), min(p.end, duration), p.stress, p.word_index)
+
+
+def _segments(events, text: str, native_rate: int, n_samples: int):
+    """Turn espeak events into phoneme and word segments.
+
+    A PHONEME event marks where a phoneme starts; it ends where the next phoneme (or pause, an event
+    with an empty name) starts, or at the END event. Phonemes follow the WORD event they belong to.
+    """
+    marks: list[tuple[int, str | None, int]] = []  # (sample, symbol or None for pause/end, word idx)
+    word_text: list[str] = []
+    for etype, pos, length, sample, name in events:
+        if etype == _EV_WORD:
+            word_text.append(text[max(pos - 1, 0) : max(pos - 1, 0) + length])
+        elif etype == _EV_PHONEME:
+            symbol = name.split(b"\0", 1)[0].decode("utf-8", errors="strict")
+            marks.append((sample, symbol or None, len(word_text) - 1))
+        elif etype in (_EV_END, _EV_MSG_TERMINATED):
+            marks.append((sample, None, len(word_text) - 1))
+    marks.append((n_samples, None, -1))
+
+    phonemes: list[PhonemeSegment] = []
+    for (s0, symbol, w), (s1, _, _) in zip(marks[:-1], marks[1:]):
+        if symbol is None or s1 <= s0:
+            continue
+        stress = 0
+        while symbol and symbol[0] in _STRESS:
+            stress = max(stress, _STRESS[symbol[0]])
+            symbol = symbol[1:]
+        if not symbol:
+            continue
+        phonemes.append(PhonemeSegment(symbol, s0 / native_rate, s1 / native_rate, stress, w))
+
+    words: list[WordSegment] = []
+    remap: dict[int, int] = {}
+    for i, wt in enumerate(word_text):
+        mine = [p for p in phonemes if p.word_index == i]
+        if not mine:  # espeak announced a word it did not voice (e.g. lone punctuation)
+            continue
+        remap[i] = len(words)
+        words.append(WordSegment(wt, mine[0].start, mine[-1].end))
+    phonemes = [
+        PhonemeSegment(p.symbol, p.start, p.end, p.stress, remap.get(p.word_index, -1)) for p in phonemes
+    ]
+    return phonemes, words
+
+
+def text_to_phonemes(text: str, voice: str = DEFAULT_VOICE) -> list[list[str]]:
+    """espeak-ng's own letter-to-sound rules: one list of IPA phonemes (stress removed) per word."""
+    espeak_voice = validate(text, voice, 175, 50)
+
+    def run(lib, _rate):
+        lib.espeak_SetVoiceByName(espeak_voice.encode())
+        lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
+        out = []
+        for word in text.split():
+            ptr = ctypes.c_char_p(word.encode("utf-8"))
+            res = lib.espeak_TextToPhonemes(ctypes.byref(ptr), _CHARS_UTF8, 0x02 | (ord("_") << 8))
+            syms = [s.lstrip("ˈˌ") for s in (res or b"").decode("utf-8").replace(" ", "_").split("_")]
+            out.append([s for s in syms if s])
+        return out
+
+    return _with_fresh_library(run)
+
+
+def save_wav(path, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
+    """Write a mono float32 wav atomically (temp file, then rename)."""
+    import soundfile as sf
+
+    from w2s.io import atomic_path
+
+    with atomic_path(path) as tmp:
+        sf.write(tmp, audio, sample_rate, subtype="PCM_16", format="WAV")
