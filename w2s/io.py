@@ -13,11 +13,19 @@ class OutputError(OSError):
     """An output path that cannot be written."""
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_path(path):
     """Yield a temp path beside `path`; rename it to `path` if the block succeeds, delete it if not."""
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
+    if parent.exists() and not parent.is_dir():
+        raise OutputError(f"cannot write {path}: {parent} is a file, not a folder")
     if not parent.is_dir():
         raise OutputError(f"cannot write {path}: folder {parent} does not exist")
     if not os.access(parent, os.W_OK):
@@ -28,6 +36,7 @@ def atomic_path(path):
     os.close(fd)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

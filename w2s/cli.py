@@ -1,0 +1,173 @@
+"""The `w2s` command. Each subcommand is a (configure, run) pair registered in COMMANDS.
+
+Errors the user can fix (bad input, missing files, unknown parameters) print one clear line to
+stderr and exit with status 2; nothing half-written is left behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import logging
+import sys
+from pathlib import Path
+
+from w2s.io import OutputError
+
+
+class UsageError(Exception):
+    """A problem with the user's input, reported without a traceback."""
+
+
+# --- w2s speak --------------------------------------------------------------------------------
+
+
+def _speak_args(p: argparse.ArgumentParser) -> None:
+    from w2s.corpus.speech import DEFAULT_VOICE, VOICES
+
+    p.add_argument("text", help="what to say")
+    p.add_argument("out", type=Path, help="output .wav (the timings go to the same name with .json)")
+    p.add_argument("--voice", default=DEFAULT_VOICE, help=f"one of: {', '.join(VOICES)}")
+    p.add_argument("--rate", type=int, default=175, help="words per minute, 80-450")
+    p.add_argument("--pitch", type=int, default=50, help="base pitch, 0-99")
+
+
+def _speak(args) -> int:
+    import os
+
+    from w2s.corpus.speech import save_wav, synthesize
+    from w2s.io import atomic_path
+
+    out: Path = args.out
+    if out.suffix.lower() != ".wav":
+        raise UsageError(f"output {out} must end in .wav")
+    timings_path = out.with_suffix(".json")
+    utt = synthesize(args.text, args.voice, args.rate, args.pitch)  # validates before touching disk
+    with atomic_path(timings_path) as tmp_json:
+        Path(tmp_json).write_text(json.dumps(utt.timings(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        try:
+            save_wav(out, utt.audio)
+        except BaseException:
+            if out.exists():
+                os.unlink(out)
+            raise
+    print(f"wrote {out} ({utt.duration:.2f} s, {len(utt.phonemes)} phonemes, {len(utt.words)} words) and {timings_path}")
+    return 0
+
+
+# --- w2s pairs --------------------------------------------------------------------------------
+
+
+def _pairs_args(p: argparse.ArgumentParser) -> None:
+    from w2s.corpus.pairs import GROUPS
+
+    p.add_argument("--json", action="store_true", help="print the pairs as a JSON list")
+    p.add_argument("--group", default="near", choices=GROUPS, help="near-homophones or a control group")
+    p.add_argument("--limit", type=int, default=None, help="print only the first N pairs")
+
+
+def _pairs(args) -> int:
+    from w2s.corpus.pairs import mine_pairs
+
+    pairs = mine_pairs(args.group)[: args.limit]
+    if args.json:
+        print(json.dumps([p.to_json() for p in pairs], ensure_ascii=False, indent=1))
+        return 0
+    print(f"{len(pairs)} {args.group} pairs (word_a word_b | differing phonemes | viseme classes | distance)")
+    for p in pairs:
+        print(
+            f"{p.word_a:>12} {p.word_b:<12} {p.phoneme_a:>4} / {p.phoneme_b:<4} "
+            f"{p.viseme_a:>14} / {p.viseme_b:<14} {p.distance:.3f}"
+        )
+    return 0
+
+
+# --- w2s distances ----------------------------------------------------------------------------
+
+
+def _distances_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print the whole table as JSON")
+    p.add_argument("--closest", type=int, default=30, help="how many closest cross-viseme pairs to list")
+
+
+def _distances(args) -> int:
+    from w2s.corpus.phone_distance import load_or_measure
+    from w2s.corpus.visemes import viseme_of
+
+    table = load_or_measure()
+    if args.json:
+        print(json.dumps(table.to_json(), ensure_ascii=False))
+        return 0
+    print(f"{len(table.phonemes)} phonemes measured; closest pairs across viseme classes:")
+    for a, b, d in table.closest(args.closest):
+        print(f"{a:>4} {b:<4} {d:.3f}   {viseme_of(a)} / {viseme_of(b)}")
+    return 0
+
+
+# --- w2s notebooks ----------------------------------------------------------------------------
+
+
+def _parse_param(item: str) -> tuple[str, object]:
+    if "=" not in item:
+        raise UsageError(f"parameter {item!r} must look like NAME=VALUE")
+    name, raw = item.split("=", 1)
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        value = raw  # a bare string
+    return name.strip(), value
+
+
+def _notebooks_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--smoke", action="store_true", help="tiny, fast versions of every step (what CI runs)")
+    p.add_argument("--only", action="append", metavar="NN", help="run only this notebook (repeatable), e.g. 00")
+    p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE", help="set a notebook parameter")
+    p.add_argument("--runs", type=Path, default=None, help="where run folders go (default: runs/)")
+
+
+def _notebooks(args) -> int:
+    from w2s.notebooks import run_all
+
+    params = dict(_parse_param(x) for x in args.param)
+    run, results = run_all(smoke=args.smoke, only=args.only, parameters=params, runs_root=args.runs)
+    for r in results:
+        print(f"{r.name}: {r.seconds:.1f} s -> {r.path}")
+    print(f"report: {run / 'report.md'}")
+    return 0
+
+
+COMMANDS = {
+    "speak": (_speak_args, _speak, "synthesize speech with phoneme and word timings"),
+    "pairs": (_pairs_args, _pairs, "list the mined near-homophone pairs (or a control group)"),
+    "distances": (_distances_args, _distances, "the measured phoneme acoustic-distance table"),
+    "notebooks": (_notebooks_args, _notebooks, "execute the notebooks in order with papermill"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="w2s", description="Wav2Sem tutorial and reproduction toolkit")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (configure, _, help_text) in COMMANDS.items():
+        configure(sub.add_parser(name, help=help_text, description=help_text))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from w2s.corpus.speech import SpeechError
+    from w2s.notebooks import NotebookError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose or args.command == "notebooks" else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return COMMANDS[args.command][1](args)
+    except (UsageError, SpeechError, OutputError, NotebookError, FileNotFoundError, ValueError) as e:
+        print(f"w2s {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
