@@ -63,18 +63,14 @@ def load_audio(path, target_sr: int | None = SAMPLE_RATE) -> np.ndarray:
             f"the first at sample {first}"
         )
     if data.shape[1] > 1:
-        warnings.warn(
-            f"{path}: {data.shape[1]} channels, averaged to mono", UserWarning, stacklevel=2
-        )
+        warnings.warn(f"{path}: {data.shape[1]} channels, averaged to mono", UserWarning, stacklevel=2)
         audio = data.mean(axis=1, dtype=np.float32)
     else:
         audio = data[:, 0]
     if target_sr is not None and int(sr) != int(target_sr):
         import soxr
 
-        warnings.warn(
-            f"{path}: sample rate {sr} Hz, resampled to {target_sr} Hz", UserWarning, stacklevel=2
-        )
+        warnings.warn(f"{path}: sample rate {sr} Hz, resampled to {target_sr} Hz", UserWarning, stacklevel=2)
         audio = soxr.resample(audio, int(sr), int(target_sr))
         if audio.shape[0] == 0:
             raise AudioError(f"audio file {path} is empty after resampling {sr} -> {target_sr} Hz")

@@ -164,6 +164,11 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return COMMANDS[args.command][1](args)
+    except BrokenPipeError:  # e.g. `w2s pairs | head`
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (UsageError, SpeechError, OutputError, NotebookError, FileNotFoundError, ValueError) as e:
         print(f"w2s {args.command}: error: {e}", file=sys.stderr)
         return 2

@@ -72,6 +72,8 @@ def declared_parameters(notebook: Path) -> dict:
     import papermill as pm
 
     nb = nbformat.read(notebook, as_version=4)
+    if nb.metadata.get("kernelspec", {}).get("name") != KERNEL:
+        raise NotebookError(f"{notebook.name}: kernelspec must be {KERNEL!r} (save it with the Python 3 kernel)")
     cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     if not cells:
         raise NotebookError(f"{notebook.name} has no cell tagged 'parameters'")

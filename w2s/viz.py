@@ -141,18 +141,26 @@ def animate_mesh(
     lo = np.min([s.min(axis=(0, 1)) for _, s in shifted], axis=0)
     hi = np.max([s.max(axis=(0, 1)) for _, s in shifted], axis=0)
     pad = 0.05 * max(float((hi - lo).max()), 1e-6)
-    ranges = [[float(a) - pad, float(b) + pad] for a, b in zip(lo, hi)]
+    ranges = [[float(a) - pad, float(b) + pad] for a, b in zip(lo, hi, strict=True)]
 
     lighting = dict(ambient=0.45, diffuse=0.8, specular=0.15, roughness=0.6, fresnel=0.1)
     data = []
     for k, (name, s) in enumerate(shifted):
         data.append(
             go.Mesh3d(
-                x=s[0, :, 0], y=s[0, :, 1], z=s[0, :, 2],
-                i=faces[:, 0], j=faces[:, 1], k=faces[:, 2],
-                name=name, color=_COLORS[k % len(_COLORS)], flatshading=False,
-                lighting=lighting, lightposition=dict(x=1000, y=2000, z=10000),
-                hoverinfo="skip", showscale=False,
+                x=s[0, :, 0],
+                y=s[0, :, 1],
+                z=s[0, :, 2],
+                i=faces[:, 0],
+                j=faces[:, 1],
+                k=faces[:, 2],
+                name=name,
+                color=_COLORS[k % len(_COLORS)],
+                flatshading=False,
+                lighting=lighting,
+                lightposition=dict(x=1000, y=2000, z=10000),
+                hoverinfo="skip",
+                showscale=False,
             )
         )
     traces = list(range(len(shifted)))
@@ -168,18 +176,34 @@ def animate_mesh(
     # Real-time playback (as far as the browser keeps up): each shown frame stands for `step` frames.
     step = (idx[-1] - idx[0]) / (len(idx) - 1) if len(idx) > 1 else 1.0
     frame_ms = max(1.0, 1000.0 * step / fps)
-    play = dict(frame=dict(duration=frame_ms, redraw=True), transition=dict(duration=0),
-                fromcurrent=True, mode="immediate")
+    play = dict(
+        frame=dict(duration=frame_ms, redraw=True),
+        transition=dict(duration=0),
+        fromcurrent=True,
+        mode="immediate",
+    )
     pause = dict(frame=dict(duration=0, redraw=False), transition=dict(duration=0), mode="immediate")
     steps = [
-        dict(method="animate", label=f"{t / fps:.2f}",
-             args=[[str(int(t))], dict(frame=dict(duration=0, redraw=True),
-                                       transition=dict(duration=0), mode="immediate")])
+        dict(
+            method="animate",
+            label=f"{t / fps:.2f}",
+            args=[
+                [str(int(t))],
+                dict(frame=dict(duration=0, redraw=True), transition=dict(duration=0), mode="immediate"),
+            ],
+        )
         for t in idx
     ]
     labels = [
-        dict(x=float(k * stride), y=ranges[1][1], z=float(hi[2]), text=name, showarrow=False,
-             yanchor="bottom", font=dict(size=14))
+        dict(
+            x=float(k * stride),
+            y=ranges[1][1],
+            z=float(hi[2]),
+            text=name,
+            showarrow=False,
+            yanchor="bottom",
+            font=dict(size=14),
+        )
         for k, (name, _) in enumerate(shifted)
     ]
     fig = go.Figure(data=data, frames=frames)
@@ -194,21 +218,44 @@ def animate_mesh(
             xaxis=dict(range=ranges[0], visible=False),
             yaxis=dict(range=ranges[1], visible=False),
             zaxis=dict(range=ranges[2], visible=False),
-            camera=dict(eye=dict(x=0, y=0, z=2.0), up=dict(x=0, y=1, z=0), center=dict(x=0, y=0, z=0),
-                        projection=dict(type="orthographic")),
+            camera=dict(
+                eye=dict(x=0, y=0, z=2.0),
+                up=dict(x=0, y=1, z=0),
+                center=dict(x=0, y=0, z=0),
+                projection=dict(type="orthographic"),
+            ),
             dragmode="orbit",
             annotations=labels,
             uirevision="w2s-mesh",
         ),
         updatemenus=[
-            dict(type="buttons", direction="left", x=0.0, y=0.0, xanchor="left", yanchor="top",
-                 pad=dict(t=30, r=10), showactive=False,
-                 buttons=[dict(label="▶ play", method="animate", args=[None, play]),
-                          dict(label="❚❚ pause", method="animate", args=[[None], pause])])
+            dict(
+                type="buttons",
+                direction="left",
+                x=0.0,
+                y=0.0,
+                xanchor="left",
+                yanchor="top",
+                pad=dict(t=30, r=10),
+                showactive=False,
+                buttons=[
+                    dict(label="▶ play", method="animate", args=[None, play]),
+                    dict(label="❚❚ pause", method="animate", args=[[None], pause]),
+                ],
+            )
         ],
         sliders=[
-            dict(active=0, steps=steps, x=0.15, len=0.85, y=0.0, yanchor="top", pad=dict(t=20),
-                 currentvalue=dict(prefix="t = ", suffix=" s"), transition=dict(duration=0))
+            dict(
+                active=0,
+                steps=steps,
+                x=0.15,
+                len=0.85,
+                y=0.0,
+                yanchor="top",
+                pad=dict(t=20),
+                currentvalue=dict(prefix="t = ", suffix=" s"),
+                transition=dict(duration=0),
+            )
         ],
     )
     return fig
@@ -232,8 +279,14 @@ def _segment_field(seg, key):
     return seg[key] if isinstance(seg, Mapping) else getattr(seg, key)
 
 
-def spectrogram_figure(audio, sr: int, segments: Sequence | None = None, kind: str = "mel",
-                       n_mels: int = 80, title: str | None = None) -> go.Figure:
+def spectrogram_figure(
+    audio,
+    sr: int,
+    segments: Sequence | None = None,
+    kind: str = "mel",
+    n_mels: int = 80,
+    title: str | None = None,
+) -> go.Figure:
     """A plotly heat map of a log-mel (`kind="mel"`) or linear STFT (`kind="stft"`) spectrogram in dB.
 
     25 ms windows, 10 ms hop. `segments` (objects with .symbol/.start/.end, or dicts with those keys,
@@ -253,8 +306,11 @@ def spectrogram_figure(audio, sr: int, segments: Sequence | None = None, kind: s
         freqs = librosa.mel_frequencies(n_mels=n_mels + 2, fmin=0.0, fmax=sr / 2)[1:-1]
         rows = np.arange(n_mels)  # plot mel bins evenly, label them in Hz
         tick_rows = np.linspace(0, n_mels - 1, 6).round().astype(int)
-        yaxis = dict(title="Hz (mel scale)", tickvals=tick_rows.tolist(),
-                     ticktext=[f"{freqs[r]:.0f}" for r in tick_rows])
+        yaxis = dict(
+            title="Hz (mel scale)",
+            tickvals=tick_rows.tolist(),
+            ticktext=[f"{freqs[r]:.0f}" for r in tick_rows],
+        )
     elif kind == "stft":
         power = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop)) ** 2
         rows = librosa.fft_frequencies(sr=sr, n_fft=n_fft)
@@ -264,21 +320,52 @@ def spectrogram_figure(audio, sr: int, segments: Sequence | None = None, kind: s
     db = librosa.power_to_db(power, ref=np.max, top_db=80.0).astype(np.float32)
     times = librosa.frames_to_time(np.arange(db.shape[1]), sr=sr, hop_length=hop).astype(np.float32)
 
-    fig = go.Figure(go.Heatmap(z=db, x=times, y=rows, colorscale="Magma",
-                               colorbar=dict(title="dB", thickness=12),
-                               hovertemplate="t=%{x:.3f}s<br>%{z:.0f} dB<extra></extra>"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=db,
+            x=times,
+            y=rows,
+            colorscale="Magma",
+            colorbar=dict(title="dB", thickness=12),
+            hovertemplate="t=%{x:.3f}s<br>%{z:.0f} dB<extra></extra>",
+        )
+    )
     shapes, notes = [], []
     for seg in segments or []:
         start, end = float(_segment_field(seg, "start")), float(_segment_field(seg, "end"))
         for t in (start, end):
-            shapes.append(dict(type="line", x0=t, x1=t, y0=0, y1=1, xref="x", yref="paper",
-                               line=dict(color="rgba(255,255,255,0.6)", width=1)))
-        notes.append(dict(x=0.5 * (start + end), y=1.0, xref="x", yref="paper", yanchor="bottom",
-                          text=str(_segment_field(seg, "symbol")), showarrow=False, font=dict(size=11)))
+            shapes.append(
+                dict(
+                    type="line",
+                    x0=t,
+                    x1=t,
+                    y0=0,
+                    y1=1,
+                    xref="x",
+                    yref="paper",
+                    line=dict(color="rgba(255,255,255,0.6)", width=1),
+                )
+            )
+        notes.append(
+            dict(
+                x=0.5 * (start + end),
+                y=1.0,
+                xref="x",
+                yref="paper",
+                yanchor="bottom",
+                text=str(_segment_field(seg, "symbol")),
+                showarrow=False,
+                font=dict(size=11),
+            )
+        )
     fig.update_layout(
-        title=title, height=300, margin=dict(l=60, r=10, t=50 if (title or notes) else 10, b=40),
-        xaxis=dict(title="time (s)", range=[0.0, len(y) / sr]), yaxis=yaxis,
-        shapes=shapes, annotations=notes,
+        title=title,
+        height=300,
+        margin=dict(l=60, r=10, t=50 if (title or notes) else 10, b=40),
+        xaxis=dict(title="time (s)", range=[0.0, len(y) / sr]),
+        yaxis=yaxis,
+        shapes=shapes,
+        annotations=notes,
     )
     return fig
 
@@ -336,8 +423,9 @@ def export_mesh(path, vertices, faces) -> Path:
     with atomic_path(path) as tmp:
         if file_type == "obj":
             # 9 decimals is exact for float32 coordinates of face-sized meshes (metres)
-            text = trimesh.exchange.obj.export_obj(mesh, include_normals=False, include_color=False,
-                                                   include_texture=False, digits=9)
+            text = trimesh.exchange.obj.export_obj(
+                mesh, include_normals=False, include_color=False, include_texture=False, digits=9
+            )
             Path(tmp).write_text(text)
         else:
             mesh.export(tmp, file_type="ply", encoding="binary", vertex_normal=False)
@@ -367,6 +455,7 @@ def load_mesh(path) -> tuple[np.ndarray, np.ndarray]:
 _LIGHT = np.array([0.25, 0.35, 1.0]) / np.linalg.norm([0.25, 0.35, 1.0])
 _BASE_RGB = np.array([0.86, 0.74, 0.66])  # light skin tone
 _BACKGROUND = 255
+_AUDIO_SLACK_S = 0.25
 
 
 class _Camera:
@@ -419,10 +508,20 @@ def _rasterize(px, py, depth, shade, faces, width: int, height: int) -> np.ndarr
     counts = counts[keep]
     inv = 1.0 / det[keep]
     # barycentric weights l1, l2 of vertices 1, 2 as affine functions of the offset from vertex 0
-    coef = np.stack([ey2 * inv, -ex2 * inv, -ey1 * inv, ex1 * inv, ax, ay], axis=1)[keep]
+    ex1, ey1, ex2, ey2 = ex1[keep], ey1[keep], ex2[keep], ey2[keep]
+    coef = np.stack([ey2 * inv, -ex2 * inv, -ey1 * inv, ex1 * inv, ax[keep], ay[keep]], axis=1)
     fd, fs = depth[faces][keep], shade[faces][keep]
-    attrs = np.stack([fd[:, 0], fd[:, 1] - fd[:, 0], fd[:, 2] - fd[:, 0],
-                      fs[:, 0], fs[:, 1] - fs[:, 0], fs[:, 2] - fs[:, 0]], axis=1)
+    attrs = np.stack(
+        [
+            fd[:, 0],
+            fd[:, 1] - fd[:, 0],
+            fd[:, 2] - fd[:, 0],
+            fs[:, 0],
+            fs[:, 1] - fs[:, 0],
+            fs[:, 2] - fs[:, 0],
+        ],
+        axis=1,
+    )
 
     fid = np.repeat(np.arange(len(keep)), counts)
     local = np.arange(len(fid)) - np.repeat(np.cumsum(counts) - counts, counts)
@@ -442,7 +541,7 @@ def _rasterize(px, py, depth, shade, faces, width: int, height: int) -> np.ndarr
     zbuf = np.full(height * width, -np.inf)
     np.maximum.at(zbuf, pix, z)
     front = z >= zbuf[pix]
-    s = (a[front, 3] + l1[front] * a[front, 4] + l2[front] * a[front, 5])
+    s = a[front, 3] + l1[front] * a[front, 4] + l2[front] * a[front, 5]
     image[pix[front]] = np.clip(s[:, None] * _BASE_RGB * 255.0, 0, 255).astype(np.uint8)
     return image.reshape(height, width, 3)
 
@@ -473,13 +572,15 @@ def _render_frame(v: np.ndarray, faces: np.ndarray, cam: _Camera) -> np.ndarray:
     return _rasterize(px, py, depth, _vertex_intensity(v, faces), faces, cam.width, cam.height)
 
 
-def render_video(path, sequence, faces, fps: float = 30, audio=None, sr: int = 16000,
-                 size: tuple[int, int] = (384, 384)) -> Path:
+def render_video(
+    path, sequence, faces, fps: float = 30, audio=None, sr: int = 16000, size: tuple[int, int] = (384, 384)
+) -> Path:
     """Render a vertex sequence (T, V, 3) to an H.264 (yuv420p) mp4, with the audio muxed in as AAC.
 
-    CPU only (numpy rasteriser, no OpenGL); ffmpeg comes from `imageio_ffmpeg`. The audio is cut or
-    zero-padded to exactly T / fps seconds, so the video keeps all T frames. The file appears only
-    when the encode succeeded; on any failure no output or temporary file is left behind.
+    CPU only (numpy rasteriser, no OpenGL); ffmpeg comes from `imageio_ffmpeg`. The output lasts exactly
+    T / fps seconds with all T frames: longer audio is cut, shorter audio is padded with silence.
+    `size` is (width, height), both even. The file appears only when the encode succeeded; on any
+    failure no output or temporary file is left behind.
     """
     import imageio_ffmpeg
 
@@ -499,7 +600,9 @@ def render_video(path, sequence, faces, fps: float = 30, audio=None, sr: int = 1
             raise ValueError(f"{where}: audio contains NaN or inf")
         if sr <= 0:
             raise ValueError(f"{where}: sr must be positive, got {sr}")
-        n_samples = round(n_frames / fps * sr)
+        # `-shortest` drops trailing video frames when the audio ends exactly with the video
+        # (encoder buffering), so give it a little slack; it still cuts the output at the video's end.
+        n_samples = round((n_frames / fps + _AUDIO_SLACK_S) * sr)
         audio = audio[:n_samples]
         if len(audio) < n_samples:
             audio = np.concatenate([audio, np.zeros((n_samples - len(audio),) + audio.shape[1:], np.float32)])
@@ -507,16 +610,16 @@ def render_video(path, sequence, faces, fps: float = 30, audio=None, sr: int = 1
     cam = _Camera(seq, (width, height))
     ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
     with tempfile.TemporaryDirectory(prefix="w2s-render-") as scratch, atomic_path(path) as tmp:
-        cmd = [ffmpeg, "-y", "-hide_banner", "-nostats", "-loglevel", "error",
-               "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", f"{fps}", "-i", "-"]
+        video_in = f"-f rawvideo -pix_fmt rgb24 -s {width}x{height} -r {fps} -i -".split()
+        cmd = [ffmpeg, "-y", "-hide_banner", "-nostats", "-loglevel", "error", *video_in]
         if audio is not None:
             import soundfile
 
             wav = os.path.join(scratch, "audio.wav")
             soundfile.write(wav, np.clip(audio, -1.0, 1.0), int(sr), subtype="PCM_16")
-            cmd += ["-i", wav, "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", "96k", "-shortest"]
-        cmd += ["-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p",
-                "-movflags", "+faststart", "-f", "mp4", tmp]
+            cmd += ["-i", wav, *"-map 0:v:0 -map 1:a:0 -c:a aac -b:a 96k -shortest".split()]
+        cmd += "-c:v libx264 -preset veryfast -crf 18 -pix_fmt yuv420p -movflags +faststart -f mp4".split()
+        cmd.append(tmp)
         log_path = os.path.join(scratch, "ffmpeg.log")
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log)

@@ -206,6 +206,9 @@ def validate(text: str, voice: str, rate: int, pitch: int) -> str:
     """Check the request; return the espeak voice name. Raises SpeechError naming the problem."""
     if not isinstance(text, str) or not text.strip():
         raise SpeechError("text is empty: give at least one word to speak")
+    if not any(ch.isalnum() for ch in text):
+        # espeak-ng would read some punctuation aloud ("!!!" -> "exclamation"); that is not speech we want
+        raise SpeechError(f"nothing speakable in text {text!r}: it has no letters or digits")
     if voice not in VOICES:
         raise SpeechError(f"unknown voice {voice!r}; choose one of: {', '.join(VOICES)}")
     if not isinstance(rate, (int, np.integer)) or not RATE_RANGE[0] <= rate <= RATE_RANGE[1]:
