@@ -1,7 +1,7 @@
 # The two commands of the README:  `make run`  and  `make test`.
 # Both create (or reuse) the virtual environment .venv, install w2s into it, then do their job.
 #
-#   PYTHON=python3.11   interpreter for a new .venv (>= 3.10)
+#   PYTHON=python3.11   interpreter for a new .venv (>= 3.11)
 #   TORCH=torch==2.13.0 torch requirement installed first when .venv has no torch yet; a GPU user
 #                       installs their own CUDA torch into .venv before `make run` and it is kept
 #   PIP_ARGS=...        extra pip arguments, e.g. --index-url for a CPU-only torch wheel

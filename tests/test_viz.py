@@ -295,6 +295,8 @@ def test_show_writes_small_html_when_not_interactive(tmp_path, monkeypatch, caps
     path = viz.show(fig, out_dir=tmp_path)
     assert path == tmp_path / "jaw-test.html" and path.is_file()
     html = path.read_text(encoding="utf-8")
-    assert "cdn.plot.ly" in html and path.stat().st_size < 500_000
+    # offline: plotly.js sits beside the page, not on a CDN
+    assert 'src="plotly.min.js"' in html and (tmp_path / "plotly.min.js").is_file()
+    assert path.stat().st_size < 500_000
     assert str(path) in capsys.readouterr().out
     assert viz.show(fig, out_dir=tmp_path, name="named") == tmp_path / "named.html"

@@ -19,7 +19,7 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from w2s import paths
@@ -97,7 +97,7 @@ def check_parameters(notebook: Path, parameters: dict) -> None:
 
 def new_run_dir(root: Path | None = None) -> Path:
     root = Path(root or paths.runs_dir())
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     run = root / stamp
     n = 1
     while run.exists():
@@ -107,14 +107,14 @@ def new_run_dir(root: Path | None = None) -> Path:
     return run
 
 
-def _kernel_env() -> dict:
+def _kernel_env(smoke: bool) -> dict:
     return {
         "W2S_PROGRESS": "0",
         "TQDM_DISABLE": "1",
         "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"),
         "TRANSFORMERS_OFFLINE": os.environ.get("TRANSFORMERS_OFFLINE", "1"),
         "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-        "W2S_INTERACTIVE": "0",
+        "W2S_INTERACTIVE": "0" if smoke else "1",  # smoke: figures to HTML files, not into the notebook
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
     }
 
@@ -128,8 +128,9 @@ def run_notebook(notebook: Path, out_dir: Path, parameters: dict, timeout: int |
     executed = out_dir / notebook.name
     params = {"OUT_DIR": str(out_dir.resolve()), **parameters}
     check_parameters(notebook, {"OUT_DIR": None})
-    saved = {k: os.environ.get(k) for k in _kernel_env()}
-    os.environ.update(_kernel_env())  # the kernel inherits our environment
+    env = _kernel_env(bool(parameters.get("SMOKE", False)))
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # the kernel inherits our environment
     t0 = time.perf_counter()
     try:
         pm.execute_notebook(

@@ -376,7 +376,7 @@ _shown = 0
 def show(fig: go.Figure, out_dir=None, name: str | None = None) -> Path | None:
     """Display `fig`; with `out_dir` (or env `W2S_INTERACTIVE=0`) also save it as `out_dir/name.html`.
 
-    The HTML loads plotly.js from the CDN, so it stays small. With `W2S_INTERACTIVE=0` (papermill/CI)
+    The HTML loads plotly.min.js written once beside it, so it stays small and works offline. With `W2S_INTERACTIVE=0` (papermill/CI)
     the figure is NOT embedded in the notebook; a one-line pointer to the HTML file is printed
     instead, which keeps executed notebooks small. Without `out_dir` that folder is `$W2S_OUT_DIR`
     or `./figures`. Returns the written path, or None.
@@ -393,7 +393,7 @@ def show(fig: go.Figure, out_dir=None, name: str | None = None) -> Path | None:
             name = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.").lower() or f"figure-{_shown:02d}"
         path = folder / (name if name.endswith(".html") else f"{name}.html")
         with atomic_path(path) as tmp:
-            fig.write_html(tmp, include_plotlyjs="cdn", full_html=True)
+            fig.write_html(tmp, include_plotlyjs="directory", full_html=True)  # plotly.min.js beside it: works offline
     if interactive:
         from IPython.display import display
 
