@@ -105,6 +105,33 @@ def _distances(args) -> int:
     return 0
 
 
+# --- w2s corpus build ------------------------------------------------------------------------
+
+
+def _corpus_args(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="action", required=True)
+    b = sub.add_parser("build", help="build the synthetic talking-head corpus (FaceFormer/VOCASET layout)")
+    b.add_argument("out", type=Path, help="new folder to create")
+    b.add_argument("--preset", default="default", choices=["smoke", "default"], help="smoke: seconds; default: 12 x 40")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--force", action="store_true", help="replace an existing folder")
+
+
+def _corpus(args) -> int:
+    import time
+
+    from w2s.corpus.build import build
+
+    t0 = time.perf_counter()
+    out = build(args.out, preset=args.preset, seed=args.seed, force=args.force)
+    meta = json.loads((out / "corpus.json").read_text())
+    print(
+        f"built {out} in {time.perf_counter() - t0:.1f} s: {meta['n_sequences']} sequences, "
+        f"{meta['n_subjects']} subjects, {meta['n_pairs']} near-homophone pairs, {meta['n_vertices']} vertices"
+    )
+    return 0
+
+
 # --- w2s notebooks ----------------------------------------------------------------------------
 
 
@@ -141,6 +168,7 @@ COMMANDS = {
     "speak": (_speak_args, _speak, "synthesize speech with phoneme and word timings"),
     "pairs": (_pairs_args, _pairs, "list the mined near-homophone pairs (or a control group)"),
     "distances": (_distances_args, _distances, "the measured phoneme acoustic-distance table"),
+    "corpus": (_corpus_args, _corpus, "build the embedded talking-head corpus"),
     "notebooks": (_notebooks_args, _notebooks, "execute the notebooks in order with papermill"),
 }
 
@@ -155,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from w2s.corpus.build import BuildError
     from w2s.corpus.speech import SpeechError
     from w2s.notebooks import NotebookError
 
@@ -169,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (UsageError, SpeechError, OutputError, NotebookError, FileNotFoundError, ValueError) as e:
+    except (UsageError, SpeechError, BuildError, OutputError, NotebookError, FileNotFoundError, ValueError) as e:
         print(f"w2s {args.command}: error: {e}", file=sys.stderr)
         return 2
 

@@ -28,8 +28,8 @@ FPS = 30.0
 # ---------------------------------------------------------------------------------------------
 # canonical layout (neutral head, metres): features and regions are placed here, once
 
-N_COLS = 80  # vertices around the head
-N_ROWS = 60  # rings from chin-pole to crown-pole
+N_COLS = 60  # vertices around the head
+N_ROWS = 44  # rings from chin-pole to crown-pole
 A0, B0, C0 = 0.076, 0.116, 0.098  # neutral half width / half height / half depth
 MOUTH_Y = -0.055  # mouth line (canonical y)
 MOUTH_W = 0.025  # half width of the mouth slit

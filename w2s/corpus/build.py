@@ -1,0 +1,285 @@
+"""Build the embedded talking-head corpus in the FaceFormer / VOCASET folder layout.
+
+    OUT/wav/{SUBJECT}_{SENTENCE}.wav            16 kHz mono PCM
+    OUT/vertices_npy/{SUBJECT}_{SENTENCE}.npy   float32 (T, V*3), 30 fps, metres
+    OUT/templates.pkl                           {subject: (V, 3) float32}
+    OUT/faces.npy  OUT/regions/{lips,upper_face}.txt
+    OUT/transcripts.json  OUT/alignments.json  OUT/splits.json  OUT/corpus.json
+
+Subjects and splits follow VOCASET's protocol: 8 training subjects (sentences 1–N), 2 validation and
+2 unseen test subjects (sentences N/2+1–N). The near-homophone pairs the corpus covers are picked
+round-robin over substitution types, so no single phoneme swap dominates; each of their words is in
+at least two training sentences, and the val/test sentences carry both words of a pair each in new
+sentences. Same seed → byte-identical files. The build happens in a temporary folder renamed into
+place at the end, so a build that dies leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import pickle
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from w2s.corpus import face, speech
+from w2s.corpus.pairs import Pair, mine_pairs
+from w2s.corpus.sentences import filler_sentences, sentences_for_word
+
+log = logging.getLogger(__name__)
+
+FPS = 30
+SUBJECT_PREFIX = "SynthTalk"
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    n_sentences: int  # per subject, numbered 1..n
+    n_pairs: int  # near-homophone pairs the corpus covers
+    train_occurrences: int = 2  # training sentences per pair word (at least)
+    n_train: int = 8
+    n_val: int = 2
+    n_test: int = 2
+
+    @property
+    def held_out_range(self) -> tuple[int, int]:
+        """Sentences used for val/test subjects: the second half, as VOCASET's 21-40."""
+        return self.n_sentences // 2 + 1, self.n_sentences
+
+
+PRESETS = {
+    "smoke": Preset("smoke", n_sentences=4, n_pairs=4, train_occurrences=2),
+    "default": Preset("default", n_sentences=40, n_pairs=60, train_occurrences=2),
+}
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Speaker:
+    subject: str
+    voice: str
+    rate: int
+    pitch: int
+    shape: face.FaceShape
+    style: face.ArticulationStyle
+
+
+def select_pairs(pairs: list[Pair], n: int) -> list[Pair]:
+    """n pairs with disjoint words, taken round-robin over substitution types (closest first)."""
+    groups: dict[tuple[str, str], list[Pair]] = {}
+    for p in pairs:
+        groups.setdefault(tuple(sorted((p.phoneme_a, p.phoneme_b))), []).append(p)
+    order = sorted(groups, key=lambda k: (groups[k][0].distance, k))
+    chosen, used = [], set()
+    depth = 0
+    while len(chosen) < n and any(depth < len(groups[k]) for k in order):
+        for k in order:
+            if depth < len(groups[k]) and len(chosen) < n:
+                p = groups[k][depth]
+                if not (set(p.words) & used):
+                    chosen.append(p)
+                    used |= set(p.words)
+        depth += 1
+    if len(chosen) < n:
+        raise BuildError(f"only {len(chosen)} near-homophone pairs with disjoint words; preset wants {n}")
+    return chosen
+
+
+def speakers(preset: Preset, seed: int) -> list[Speaker]:
+    n = preset.n_train + preset.n_val + preset.n_test
+    voices = list(speech.VOICES)
+    if n > len(voices):
+        raise BuildError(f"{n} subjects but only {len(voices)} distinct voices")
+    rng = np.random.default_rng([seed, 0xC0])
+    picks = rng.permutation(len(voices))[:n]
+    out = []
+    for i, v in enumerate(picks):
+        out.append(
+            Speaker(
+                subject=f"{SUBJECT_PREFIX}_S{i + 1:02d}",
+                voice=voices[v],
+                rate=int(rng.integers(150, 196)),
+                pitch=int(rng.integers(35, 66)),
+                shape=face.FaceShape.random(seed * 1000 + i),
+                style=face.ArticulationStyle.random(seed * 1000 + i),
+            )
+        )
+    return out
+
+
+def assign_sentences(preset: Preset, pairs: list[Pair], subjects: list[str], seed: int) -> dict[tuple[str, int], dict]:
+    """{(subject, sentence number): {"text", "word"}} following the split protocol."""
+    train, held = subjects[: preset.n_train], subjects[preset.n_train :]
+    lo, hi = preset.held_out_range
+    words = [w for p in pairs for w in p.words]
+    n_held_slots = len(held) * (hi - lo + 1)
+    per_word = {w: sentences_for_word(w, preset.train_occurrences + 1 + n_held_slots // max(len(words), 1), seed) for w in words}
+    used = {w: 0 for w in words}
+
+    def take(w):
+        s = per_word[w][used[w] % len(per_word[w])]
+        used[w] += 1
+        return {"text": s.text, "word": w}
+
+    train_slots = [(s, k) for k in range(1, preset.n_sentences + 1) for s in train]  # interleave subjects
+    need = preset.train_occurrences * len(words)
+    if need > len(train_slots):
+        raise BuildError(f"{len(words)} pair words x {preset.train_occurrences} need {need} training sentences, have {len(train_slots)}")
+    plan: dict[tuple[str, int], dict] = {}
+    for i in range(need):
+        plan[train_slots[i]] = take(words[i % len(words)])
+    # held-out subjects: both words of a pair, in sentences not used in training
+    held_slots = [(s, k) for s in held for k in range(lo, hi + 1)]
+    for i, slot in enumerate(held_slots):
+        p = pairs[(i // 2) % len(pairs)]
+        plan[slot] = take(p.words[i % 2])
+    rest = [(s, k) for s in subjects for k in range(1, preset.n_sentences + 1) if (s, k) not in plan]
+    fillers = filler_sentences(len(rest), seed)
+    if len(fillers) < len(rest):
+        raise BuildError(f"need {len(rest)} filler sentences, the generator made {len(fillers)}")
+    for slot, f in zip(rest, fillers):
+        plan[slot] = {"text": f.text, "word": None}
+    return plan
+
+
+def _write_npy(path: Path, array: np.ndarray) -> None:
+    with open(path, "wb") as f:
+        np.save(f, array, allow_pickle=False)
+
+
+def _content_hash(root: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and p.name != "corpus.json":
+            h.update(p.relative_to(root).as_posix().encode() + b"\0")
+            h.update(hashlib.sha256(p.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def _dump_json(path: Path, obj) -> None:
+    path.write_text(json.dumps(obj, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def build(out, preset: str = "default", seed: int = 0, force: bool = False) -> Path:
+    """Build the corpus into `out` (a new folder). Returns its path."""
+    import soundfile as sf
+
+    from w2s.utils import progress
+
+    if preset not in PRESETS:
+        raise BuildError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    cfg = PRESETS[preset]
+    out = Path(out)
+    if out.exists() and not force:
+        raise BuildError(f"{out} already exists; pass --force to replace it")
+    if not out.parent.is_dir():
+        raise BuildError(f"cannot build into {out}: folder {out.parent} does not exist")
+
+    spk = speakers(cfg, seed)
+    subjects = [s.subject for s in spk]
+    pairs = select_pairs(mine_pairs("near"), cfg.n_pairs)
+    plan = assign_sentences(cfg, pairs, subjects, seed)
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    try:
+        (tmp / "wav").mkdir()
+        (tmp / "vertices_npy").mkdir()
+        (tmp / "regions").mkdir()
+        transcripts, alignments, templates = {}, {}, {}
+        faces_ = regions = None
+        jobs = [(i, s, k) for i, s in enumerate(spk) for k in range(1, cfg.n_sentences + 1)]
+        heads = {}
+        for i, s, k in progress(jobs, desc="corpus", unit="utt"):
+            if s.subject not in heads:
+                mesh = face.make_head(s.shape)
+                heads[s.subject] = (mesh, face.VisemeRig.from_head(mesh))
+                templates[s.subject] = mesh.vertices.astype(np.float32)
+                faces_, regions = mesh.faces, mesh.regions
+            mesh, rig = heads[s.subject]
+            stem = f"{s.subject}_sentence{k:02d}"
+            text = plan[(s.subject, k)]["text"]
+            utt = speech.synthesize(text, s.voice, s.rate, s.pitch)
+            n_frames = face.n_frames_for(utt.duration, FPS)
+            verts = face.animate(mesh, rig, utt.phonemes, n_frames, FPS, s.style, seed=seed * 100_003 + i * 1000 + k)
+            sf.write(tmp / "wav" / f"{stem}.wav", utt.audio, speech.SAMPLE_RATE, subtype="PCM_16", format="WAV")
+            _write_npy(tmp / "vertices_npy" / f"{stem}.npy", verts.reshape(n_frames, -1))
+            transcripts[stem] = text
+            t = utt.timings()
+            alignments[stem] = {"phonemes": t["phonemes"], "words": t["words"], "target_word": plan[(s.subject, k)]["word"]}
+
+        with open(tmp / "templates.pkl", "wb") as f:
+            pickle.dump(templates, f, protocol=4)
+        _write_npy(tmp / "faces.npy", faces_.astype(np.int32))
+        for name in ("lips", "upper_face"):
+            (tmp / "regions" / f"{name}.txt").write_text(" ".join(map(str, regions[name])) + "\n")
+        lo, hi = cfg.held_out_range
+        n_tr, n_va = cfg.n_train, cfg.n_val
+        splits = {
+            "train": {"subjects": subjects[:n_tr], "sentences": [1, cfg.n_sentences]},
+            "val": {"subjects": subjects[n_tr : n_tr + n_va], "sentences": [lo, hi]},
+            "test": {"subjects": subjects[n_tr + n_va :], "sentences": [lo, hi]},
+        }
+        _dump_json(tmp / "splits.json", splits)
+        _dump_json(tmp / "transcripts.json", transcripts)
+        _dump_json(tmp / "alignments.json", alignments)
+        _dump_json(tmp / "pairs.json", [p.to_json() for p in pairs])
+        meta = {
+            "name": "w2s-synthtalk",
+            "preset": asdict(cfg),
+            "seed": seed,
+            "fps": FPS,
+            "sample_rate": speech.SAMPLE_RATE,
+            "n_vertices": int(templates[subjects[0]].shape[0]),
+            "n_subjects": len(subjects),
+            "n_sequences": len(jobs),
+            "n_pairs": len(pairs),
+            "speakers": [
+                {"subject": s.subject, "voice": s.voice, "rate": s.rate, "pitch": s.pitch,
+                 "shape": asdict(s.shape), "style": asdict(s.style)} for s in spk
+            ],
+            "versions": {p: metadata.version(p) for p in ("w2s", "espeakng-loader", "numpy", "soxr", "soundfile")},
+            "content_sha256": _content_hash(tmp),
+        }  # fmt: skip
+        _dump_json(tmp / "corpus.json", meta)  # written last: a folder without it is not a corpus
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info("built %s: %d sequences, %d pairs", out, len(jobs), len(pairs))
+    return out
+
+
+def default_location(preset: str = "default", seed: int = 0) -> Path:
+    from w2s.paths import data_dir
+
+    return data_dir() / "corpus" / f"synthtalk-{preset}-seed{seed}"
+
+
+def load_or_build(preset: str = "default", seed: int = 0, root=None) -> Path:
+    """The corpus folder for (preset, seed): reused when a complete build is there, else built."""
+    root = Path(root) if root else default_location(preset, seed)
+    meta = root / "corpus.json"
+    if meta.is_file():
+        m = json.loads(meta.read_text(encoding="utf-8"))
+        if m.get("preset", {}).get("name") == preset and m.get("seed") == seed:
+            return root
+        raise BuildError(f"{root} holds a different corpus (preset {m.get('preset', {}).get('name')}, seed {m.get('seed')})")
+    root.parent.mkdir(parents=True, exist_ok=True)
+    return build(root, preset, seed, force=root.exists())
