@@ -79,3 +79,12 @@ def test_notebooks_unknown_parameter_is_an_error(tmp_path, capsys):
 def test_notebooks_unknown_notebook(tmp_path, capsys):
     assert main(["notebooks", "--only", "77", "--runs", str(tmp_path)]) == 2
     assert "no notebook matches" in capsys.readouterr().err
+
+
+def test_corpus_build_bad_input(tmp_path, capsys):
+    (tmp_path / "exists").mkdir()
+    assert main(["corpus", "build", str(tmp_path / "exists"), "--preset", "smoke"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert main(["corpus", "build", str(tmp_path / "no" / "such" / "dir"), "--preset", "smoke"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exists"]
