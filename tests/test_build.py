@@ -46,7 +46,11 @@ def test_vocaset_protocol_and_pair_coverage(smoke):
     splits = json.loads((out / "splits.json").read_text())
     assert [len(splits[s]["subjects"]) for s in ("train", "val", "test")] == [8, 2, 2]
     assert splits["train"]["sentences"] == [1, 4] and splits["test"]["sentences"] == [3, 4]
-    pairs = json.loads((out / "pairs.json").read_text())
+    all_pairs = json.loads((out / "pairs.json").read_text())
+    pairs = [p for p in all_pairs if p["group"] == "near"]
+    assert len(pairs) == 4 and {p["group"] for p in all_pairs} == {"near", "same_viseme", "far"}
+    words = [w for p in all_pairs for w in (p["word_a"], p["word_b"])]
+    assert len(words) == len(set(words))  # groups never share a word
     align = json.loads((out / "alignments.json").read_text())
     train = set(splits["train"]["subjects"])
     for p in pairs:

@@ -36,6 +36,7 @@ from w2s.corpus.sentences import filler_sentences, sentences_for_word
 log = logging.getLogger(__name__)
 
 FPS = 30
+BUILD_VERSION = 2  # bump when the builder's output changes; cached corpora of another version are rebuilt
 SUBJECT_PREFIX = "SynthTalk"
 
 
@@ -44,6 +45,7 @@ class Preset:
     name: str
     n_sentences: int  # per subject, numbered 1..n
     n_pairs: int  # near-homophone pairs the corpus covers
+    n_control_pairs: int = 0  # pairs per control group (same viseme class; acoustically far)
     train_occurrences: int = 2  # training sentences per pair word (at least)
     n_train: int = 8
     n_val: int = 2
@@ -56,8 +58,8 @@ class Preset:
 
 
 PRESETS = {
-    "smoke": Preset("smoke", n_sentences=4, n_pairs=4, train_occurrences=2),
-    "default": Preset("default", n_sentences=40, n_pairs=60, train_occurrences=2),
+    "smoke": Preset("smoke", n_sentences=4, n_pairs=4, n_control_pairs=2, train_occurrences=2),
+    "default": Preset("default", n_sentences=40, n_pairs=60, n_control_pairs=20, train_occurrences=2),
 }
 
 
@@ -75,13 +77,13 @@ class Speaker:
     style: face.ArticulationStyle
 
 
-def select_pairs(pairs: list[Pair], n: int) -> list[Pair]:
-    """n pairs with disjoint words, taken round-robin over substitution types (closest first)."""
+def select_pairs(pairs: list[Pair], n: int, exclude: set[str] = frozenset()) -> list[Pair]:
+    """n pairs with disjoint words (none in `exclude`), round-robin over substitution types (closest first)."""
     groups: dict[tuple[str, str], list[Pair]] = {}
     for p in pairs:
         groups.setdefault(tuple(sorted((p.phoneme_a, p.phoneme_b))), []).append(p)
     order = sorted(groups, key=lambda k: (groups[k][0].distance, k))
-    chosen, used = [], set()
+    chosen, used = [], set(exclude)
     depth = 0
     while len(chosen) < n and any(depth < len(groups[k]) for k in order):
         for k in order:
@@ -118,8 +120,15 @@ def speakers(preset: Preset, seed: int) -> list[Speaker]:
     return out
 
 
-def assign_sentences(preset: Preset, pairs: list[Pair], subjects: list[str], seed: int) -> dict[tuple[str, int], dict]:
-    """{(subject, sentence number): {"text", "word"}} following the split protocol."""
+def assign_sentences(
+    preset: Preset, pairs: list[Pair], subjects: list[str], seed: int, controls: list[Pair] = ()
+) -> dict[tuple[str, int], dict]:
+    """{(subject, sentence number): {"text", "word"}} following the split protocol.
+
+    Near-pair words fill the first training slots (each word `train_occurrences` times) and the
+    held-out subjects' evaluated sentences; control-pair words (for the coupling analysis) fill the
+    remaining slots twice each; fillers take whatever is left.
+    """
     train, held = subjects[: preset.n_train], subjects[preset.n_train :]
     lo, hi = preset.held_out_range
     words = [w for p in pairs for w in p.words]
@@ -145,6 +154,15 @@ def assign_sentences(preset: Preset, pairs: list[Pair], subjects: list[str], see
         p = pairs[(i // 2) % len(pairs)]
         plan[slot] = take(p.words[i % 2])
     rest = [(s, k) for s in subjects for k in range(1, preset.n_sentences + 1) if (s, k) not in plan]
+    control_words = [w for p in controls for w in p.words]
+    if 2 * len(control_words) > len(rest):
+        raise BuildError(f"{len(control_words)} control words x 2 need {2 * len(control_words)} sentences, have {len(rest)}")
+    for w in control_words:
+        per_word[w] = sentences_for_word(w, 2, seed)
+        used[w] = 0
+    for i in range(2 * len(control_words)):
+        plan[rest[i]] = take(control_words[i % len(control_words)])
+    rest = rest[2 * len(control_words) :]
     fillers = filler_sentences(len(rest), seed)
     if len(fillers) < len(rest):
         raise BuildError(f"need {len(rest)} filler sentences, the generator made {len(fillers)}")
@@ -189,7 +207,13 @@ def build(out, preset: str = "default", seed: int = 0, force: bool = False) -> P
     spk = speakers(cfg, seed)
     subjects = [s.subject for s in spk]
     pairs = select_pairs(mine_pairs("near"), cfg.n_pairs)
-    plan = assign_sentences(cfg, pairs, subjects, seed)
+    used = {w for p in pairs for w in p.words}
+    controls = []
+    for group in ("same_viseme", "far"):
+        chosen = select_pairs(mine_pairs(group), cfg.n_control_pairs, exclude=used)
+        used |= {w for p in chosen for w in p.words}
+        controls += chosen
+    plan = assign_sentences(cfg, pairs, subjects, seed, controls)
 
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
     try:
@@ -233,9 +257,10 @@ def build(out, preset: str = "default", seed: int = 0, force: bool = False) -> P
         _dump_json(tmp / "splits.json", splits)
         _dump_json(tmp / "transcripts.json", transcripts)
         _dump_json(tmp / "alignments.json", alignments)
-        _dump_json(tmp / "pairs.json", [p.to_json() for p in pairs])
+        _dump_json(tmp / "pairs.json", [p.to_json() for p in pairs + controls])  # "group": near / same_viseme / far
         meta = {
             "name": "w2s-synthtalk",
+            "build_version": BUILD_VERSION,
             "preset": asdict(cfg),
             "seed": seed,
             "fps": FPS,
@@ -244,6 +269,7 @@ def build(out, preset: str = "default", seed: int = 0, force: bool = False) -> P
             "n_subjects": len(subjects),
             "n_sequences": len(jobs),
             "n_pairs": len(pairs),
+            "n_control_pairs": {g: sum(p.group == g for p in controls) for g in ("same_viseme", "far")},
             "speakers": [
                 {"subject": s.subject, "voice": s.voice, "rate": s.rate, "pitch": s.pitch,
                  "shape": asdict(s.shape), "style": asdict(s.style)} for s in spk
@@ -278,8 +304,12 @@ def load_or_build(preset: str = "default", seed: int = 0, root=None) -> Path:
     meta = root / "corpus.json"
     if meta.is_file():
         m = json.loads(meta.read_text(encoding="utf-8"))
-        if m.get("preset", {}).get("name") == preset and m.get("seed") == seed:
+        same = m.get("preset", {}).get("name") == preset and m.get("seed") == seed
+        if same and m.get("build_version") == BUILD_VERSION:
             return root
+        if same:  # an older builder's output for the same request: rebuild in place
+            log.warning("%s was built by builder version %s; rebuilding", root, m.get("build_version"))
+            return build(root, preset, seed, force=True)
         raise BuildError(f"{root} holds a different corpus (preset {m.get('preset', {}).get('name')}, seed {m.get('seed')})")
     root.parent.mkdir(parents=True, exist_ok=True)
     return build(root, preset, seed, force=root.exists())
