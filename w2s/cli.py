@@ -132,6 +132,35 @@ def _corpus(args) -> int:
     return 0
 
 
+# --- w2s coupling -----------------------------------------------------------------------------
+
+
+def _coupling_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--encoder", required=True, help="mfcc | tiny-hubert | random-hubert | a hub name | a model folder")
+    p.add_argument("--corpus", required=True, type=Path, help="a corpus built by `w2s corpus build`")
+    p.add_argument("--out", required=True, type=Path, help="JSON file to write")
+    p.add_argument("--layer", type=int, default=None, help="hidden state of an SSL model (default: last)")
+    p.add_argument("--no-probe", action="store_true", help="skip the phonetic probe")
+
+
+def _coupling(args) -> int:
+    from w2s.analysis import analyse, summary_rows
+    from w2s.io import atomic_path
+
+    if args.out.suffix.lower() != ".json":
+        raise UsageError(f"output {args.out} must end in .json")
+    with atomic_path(args.out) as tmp:  # checks the folder before the (long) analysis runs
+        report = analyse(args.encoder, args.corpus, layer=args.layer, probe=not args.no_probe)
+        Path(tmp).write_text(json.dumps(report, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    for r in summary_rows({args.encoder: report}):
+        print(f"{r['group']:>12}: {r['pairs']:3d} pairs  ABX error {r['abx_error']:.3f}  "
+              f"normalised distance {r['normalised_distance']:.3f}")
+    if "probe" in report:
+        print(f"phonetic probe: accuracy {report['probe']['accuracy']:.3f} (chance {report['probe']['chance']:.3f})")
+    print(f"wrote {args.out}")
+    return 0
+
+
 # --- w2s notebooks ----------------------------------------------------------------------------
 
 
@@ -169,6 +198,7 @@ COMMANDS = {
     "pairs": (_pairs_args, _pairs, "list the mined near-homophone pairs (or a control group)"),
     "distances": (_distances_args, _distances, "the measured phoneme acoustic-distance table"),
     "corpus": (_corpus_args, _corpus, "build the embedded talking-head corpus"),
+    "coupling": (_coupling_args, _coupling, "measure how an encoder couples near-homophones (and the controls)"),
     "notebooks": (_notebooks_args, _notebooks, "execute the notebooks in order with papermill"),
 }
 

@@ -1,0 +1,93 @@
+"""Notebook 01's analysis as one call: encode a corpus with a frozen encoder, then measure coupling.
+
+    report = analyse("tiny-hubert", corpus_dir)   # or "mfcc", "random-hubert", a hub name, a folder
+
+Features are cached on disk (keyed by encoder identity and audio content), so the notebook, the CLI
+(`w2s coupling`) and later notebooks share them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+def corpus_preset(corpus_dir) -> str | None:
+    meta = Path(corpus_dir) / "corpus.json"
+    if not meta.is_file():
+        return None
+    return json.loads(meta.read_text(encoding="utf-8")).get("preset", {}).get("name")
+
+
+def get_encoder(name: str, corpus_dir, layer: int | None = None, device=None):
+    """load_encoder, except that tiny-hubert is pretrained on `corpus_dir`'s training speakers only
+    (smoke corpora get the seconds-long smoke recipe)."""
+    from w2s import encoders
+
+    if name != "tiny-hubert":
+        return encoders.load_encoder(name, layer, device)
+    from w2s.hubert_pretrain import TinyHubertConfig, load_or_pretrain_tiny_hubert, tiny_config
+
+    config = tiny_config() if corpus_preset(corpus_dir) == "smoke" else TinyHubertConfig()
+    folder = load_or_pretrain_tiny_hubert(corpus_dir, config=config, split="train")
+    return encoders.HFEncoder(folder, layer, device, display_name=name)
+
+
+def encode_corpus(encoder, corpus_dir, stems: list[str] | None = None) -> dict[str, np.ndarray]:
+    """{stem: (T, D) features at encoder.rate} for every utterance (cached)."""
+    from w2s.audio import load_audio
+    from w2s.encoders import cached_encode
+    from w2s.utils import progress
+
+    wav_dir = Path(corpus_dir) / "wav"
+    stems = stems or sorted(p.stem for p in wav_dir.glob("*.wav"))
+    return {s: cached_encode(encoder, load_audio(wav_dir / f"{s}.wav")) for s in progress(stems, desc="encode")}
+
+
+def analyse(name: str, corpus_dir, layer: int | None = None, device=None, probe: bool = True) -> dict:
+    """Coupling measures for the near-homophone group and both control groups, plus the phonetic probe."""
+    from w2s.coupling import coupling_report
+    from w2s.probe import frame_phoneme_dataset, linear_probe
+
+    corpus_dir = Path(corpus_dir)
+    for f in ("alignments.json", "pairs.json", "splits.json"):
+        if not (corpus_dir / f).is_file():
+            raise FileNotFoundError(f"{corpus_dir / f} is missing: is {corpus_dir} a corpus built by `w2s corpus build`?")
+    alignments = json.loads((corpus_dir / "alignments.json").read_text(encoding="utf-8"))
+    pairs = json.loads((corpus_dir / "pairs.json").read_text(encoding="utf-8"))
+    splits = json.loads((corpus_dir / "splits.json").read_text(encoding="utf-8"))
+
+    t0 = time.perf_counter()
+    enc = get_encoder(name, corpus_dir, layer, device)
+    feats = encode_corpus(enc, corpus_dir, sorted(alignments))
+    t_encode = time.perf_counter() - t0
+    report = coupling_report(feats, enc.rate, alignments, pairs)
+    report["encoder"] = {"name": name, "identity": enc.identity, "layer": enc.layer, "dim": enc.dim, "rate": enc.rate}
+    report["corpus"] = str(corpus_dir)
+    report["seconds_encode"] = round(t_encode, 1)
+    if probe:
+        X, y, subjects = frame_phoneme_dataset(feats, enc.rate, alignments)
+        train = np.isin(subjects, splits["train"]["subjects"])
+        report["probe"] = linear_probe(X, y, train, seed=0)
+    log.info("%s: encoded %d utterances in %.1f s", name, len(feats), t_encode)
+    return report
+
+
+def summary_rows(reports: dict[str, dict]) -> list[dict]:
+    """One row per (encoder, group): the numbers notebook 01 tabulates."""
+    rows = []
+    for enc, r in reports.items():
+        for g in ("near", "same_viseme", "far"):
+            x = r["groups"][g]
+            rows.append({
+                "encoder": enc, "group": g, "pairs": x["n_pairs"],
+                "abx_error": x.get("abx_error_b_other_speaker"), "abx_error_any_b": x.get("abx_error"),
+                "normalised_distance": x["normalised_distance"], "decoupling_distance": x["decoupling_distance"],
+            })  # fmt: skip
+    return rows
