@@ -310,6 +310,20 @@ def _group_pair_means(phonemes: list[str], M: np.ndarray, pairs: list[dict]) -> 
     return out
 
 
+def corpus_tokens(
+    features_by_stem: dict[str, np.ndarray], rate_hz: float, alignments: dict[str, dict], words: Iterable[str]
+) -> list[Token]:
+    """Word tokens of `words` in every utterance (subject read from the {SUBJECT}_sentenceNN stem)."""
+    from w2s.data import parse_stem
+
+    wanted = {normalise_word(w) for w in words}
+    tokens = []
+    for stem, F in features_by_stem.items():
+        ws = [w for w in alignments[stem]["words"] if normalise_word(w["word"]) in wanted]
+        tokens += word_tokens(F, rate_hz, ws, stem, parse_stem(stem)[0])
+    return tokens
+
+
 def coupling_report(
     features_by_stem: dict[str, np.ndarray],
     rate_hz: float,
@@ -322,16 +336,10 @@ def coupling_report(
     features_by_stem: {stem: (T, D)} at rate_hz; alignments / pairs: the corpus's alignments.json /
     pairs.json. Subjects come from the stems ({SUBJECT}_sentenceNN). nan becomes None.
     """
-    from w2s.data import parse_stem
-
     missing = [s for s in features_by_stem if s not in alignments]
     if missing:
         raise KeyError(f"no alignment for {len(missing)} stem(s), e.g. {missing[0]!r}")
-    wanted = {w for p in pairs for w in _pair_words(p)}
-    tokens = []
-    for stem, F in features_by_stem.items():
-        words = [w for w in alignments[stem]["words"] if normalise_word(w["word"]) in wanted]
-        tokens += word_tokens(F, rate_hz, words, stem, parse_stem(stem)[0])
+    tokens = corpus_tokens(features_by_stem, rate_hz, alignments, {w for p in pairs for w in _pair_words(p)})
     n_tok = {w: len(ts) for w, ts in _by_word(tokens).items()}
 
     groups = {}

@@ -210,6 +210,7 @@ class HFEncoder(Encoder):
 
         _quiet_hf()
         self.name = display_name or str(name)
+        self.source = str(name)  # the hub name or folder it was loaded from
         try:
             model = AutoModel.from_pretrained(str(name))  # CTC checkpoints: the base model's weights
         except (OSError, ValueError) as e:
