@@ -91,3 +91,42 @@ def summary_rows(reports: dict[str, dict]) -> list[dict]:
                 "normalised_distance": x["normalised_distance"], "decoupling_distance": x["decoupling_distance"],
             })  # fmt: skip
     return rows
+
+
+def untrained_plug(audio_dim: int, semantic_dim: int, feats: dict[str, np.ndarray], semantics: dict[str, np.ndarray],
+                   seed: int = 0):
+    """A SemanticFusion with W_out = identity and W_s = a fixed random orthogonal map, scaled so that
+    ‖W_s·F_s‖ equals the mean per-frame norm of F_p.
+
+    Notebook 02 uses it to see what adding a sentence vector does to the coupling measures before any
+    host is trained (notebook 03 trains W_s and W_out with each host). It is a probe of the mechanism,
+    not a trained model: the same λ-scaled offset would separate any two sentences.
+    """
+    import torch
+
+    from w2s.fusion import FusionConfig, SemanticFusion
+
+    plug = SemanticFusion(FusionConfig(audio_dim, semantic_dim, audio_dim, "wav2sem")).eval()
+    g = torch.Generator().manual_seed(seed)
+    q, _ = torch.linalg.qr(torch.randn(max(audio_dim, semantic_dim), min(audio_dim, semantic_dim), generator=g))
+    P = q if audio_dim >= semantic_dim else q.T  # (audio_dim, semantic_dim), orthonormal columns or rows
+    frame_norm = float(np.mean([np.linalg.norm(f, axis=1).mean() for f in feats.values()]))
+    sem_norm = float(np.mean([np.linalg.norm(s) for s in semantics.values()]))
+    with torch.no_grad():
+        plug.W_out.weight.copy_(torch.eye(audio_dim))
+        plug.W_out.bias.zero_()
+        plug.W_s.weight.copy_(P * (frame_norm / max(sem_norm, 1e-8)))
+        plug.W_s.bias.zero_()
+    return plug
+
+
+def fuse(plug, feats: dict[str, np.ndarray], semantics: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """F_d = plug(F_p, F_s) for every utterance."""
+    import torch
+
+    out = {}
+    with torch.no_grad():
+        for stem, F_p in feats.items():
+            F_s = torch.as_tensor(semantics[stem], dtype=torch.float32)[None]
+            out[stem] = plug(torch.as_tensor(F_p, dtype=torch.float32)[None], F_s)[0].numpy()
+    return out

@@ -161,6 +161,74 @@ def _coupling(args) -> int:
     return 0
 
 
+# --- w2s wav2sem train ------------------------------------------------------------------------
+
+
+def _wav2sem_args(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="action", required=True)
+    t = sub.add_parser("train", help="train Wav2Sem (audio -> sentence embedding)")
+    src = t.add_mutually_exclusive_group(required=True)
+    src.add_argument("--corpus", type=Path, help="the face corpus: train on a synthesized speech set disjoint from its "
+                     "held-out sentences, evaluate on its test split")
+    src.add_argument("--librispeech", type=Path, help="a LibriSpeech folder (every utterance is used)")
+    t.add_argument("--eval-corpus", type=Path, default=None, help="with --librispeech: a face corpus to evaluate on")
+    t.add_argument("--target", default="all-MiniLM-L6-v2", help="text model: sentence-transformers or BERT name/folder")
+    t.add_argument("--target-kind", default="auto", choices=["auto", "sentence-transformers", "bert-cls", "bert-mean"])
+    t.add_argument("--config", default="tiny", choices=["tiny", "paper", "lite"])
+    t.add_argument("--loss", default="l1", choices=["l1", "cosine"])
+    t.add_argument("--steps", type=int, default=800)
+    t.add_argument("--batch-size", type=int, default=8)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--n-speech", type=int, default=2000, help="--corpus: utterances in the synthesized speech set")
+    t.add_argument("--init-from", default="", help="tiny/paper: wav2vec2/HuBERT name or folder for the backbone")
+    t.add_argument("--host-encoder", default="tiny-hubert", help="lite: the frozen encoder it reads")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--out", type=Path, required=True, help="output folder (resumes from its checkpoint if present)")
+
+
+def _wav2sem(args) -> int:
+    from w2s.train import TrainConfig
+    from w2s.wav2sem_train import (
+        Wav2SemRecipe,
+        evaluate_on_corpus,
+        librispeech_pairs,
+        speech_set_pairs,
+        train_wav2sem,
+    )
+
+    if not args.out.parent.is_dir():
+        raise UsageError(f"cannot write {args.out}: folder {args.out.parent} does not exist")
+    recipe = Wav2SemRecipe(
+        config=args.config, text_model=args.target, text_kind=args.target_kind, loss=args.loss,
+        host_encoder=args.host_encoder, init_from=args.init_from,
+        train=TrainConfig(max_steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                          warmup_steps=max(1, min(80, args.steps // 10)), eval_every=max(1, args.steps // 4),
+                          checkpoint_every=max(1, args.steps // 4)),
+    )  # fmt: skip
+    if args.corpus:
+        paths, texts, _ = speech_set_pairs(args.n_speech, args.corpus, args.seed)
+    else:
+        paths, texts, _ = librispeech_pairs(args.librispeech)
+    host = None
+    if args.config == "lite":
+        from w2s.wav2sem_train import host_encoder
+
+        host = host_encoder(recipe, args.corpus or args.eval_corpus)
+    model, hist, val = train_wav2sem(paths, texts, recipe, args.out, host=host)
+    report = {"val": val, "train_seconds": hist.seconds, "final_loss": hist.loss[-1] if hist.loss else None}
+    eval_corpus = args.corpus or args.eval_corpus
+    if eval_corpus:
+        report["heldout"] = evaluate_on_corpus(model, recipe, eval_corpus)
+    (args.out / "eval.json").write_text(json.dumps(report, indent=1) + "\n")
+    for name in ("val", "heldout"):
+        if report.get(name):
+            r = report[name]
+            print(f"{name}: R@1 {r['r@1']:.3f} (chance {r['chance_r@1']:.3f})  R@5 {r['r@5']:.3f}  "
+                  f"median rank {r['median_rank']:.0f} of {r['n_candidates']}  cosine {r['cosine_to_target']:.3f}")
+    print(f"model: {args.out / 'model'}  ({hist.seconds:.0f} s of training)")
+    return 0
+
+
 # --- w2s notebooks ----------------------------------------------------------------------------
 
 
@@ -199,6 +267,7 @@ COMMANDS = {
     "distances": (_distances_args, _distances, "the measured phoneme acoustic-distance table"),
     "corpus": (_corpus_args, _corpus, "build the embedded talking-head corpus"),
     "coupling": (_coupling_args, _coupling, "measure how an encoder couples near-homophones (and the controls)"),
+    "wav2sem": (_wav2sem_args, _wav2sem, "train Wav2Sem, the audio-to-semantic adapter"),
     "notebooks": (_notebooks_args, _notebooks, "execute the notebooks in order with papermill"),
 }
 

@@ -1,0 +1,107 @@
+"""The plug: F_d = W_out(W_s F_s + F_p), F_s broadcast to every frame (Wav2Sem paper §4.1).
+
+    fuse = SemanticFusion(FusionConfig(audio_dim=768, semantic_dim=384, out_dim=1024))
+    F_d = fuse(F_p, F_s, mask)      # (B, T, 768), (B, 384), (B, T) -> (B, T, 1024)
+
+F_p are the host model's own frame features (its audio encoder's output, at its frame rate), F_s
+one Wav2Sem vector per utterance. ``W_s`` (the paper's inner FC) maps F_s into the audio feature
+space, it is added to every frame of its own utterance, and ``W_out`` (the outer FC: in CodeTalker
+the existing ``audio_feature_map``) maps the sum to what the decoder reads. F_d replaces F_p.
+
+semantic_source
+* ``"wav2sem"``: F_s from a frozen Wav2Sem (the paper);
+* ``"oracle_text"``: the same computation fed with the text embedding of the transcript (the
+  paper's BERT_c / BERT_m ablation rows). The module cannot tell where a vector came from: the
+  source names what the caller passes, for configs, logs and checks of shape;
+* ``"none"``: the baseline, ``W_out(F_p)``; F_s is ignored and there is no ``W_s``. ``W_out`` is
+  created first, so with the same seed the baseline and the plugged model start from the same
+  ``W_out``, and they differ only by the ``W_s F_s`` term.
+
+Fixed against the official CodeTalker integration (paper digest §8):
+* one code path for training and inference: the official ``predict()`` added the raw F_s and
+  skipped ``bert_feature_map`` (W_s), so at test time the decoder saw a fused feature it was never
+  trained on (bug 9). There is no separate inference method here;
+* F_s is broadcast per item of the batch, (B, 1, C): the official ``[B, T, C] + [B, C]`` is only
+  right for B = 1 (bug 15);
+* padded frames (mask False) are zeroed in the output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+
+SOURCES = ("none", "wav2sem", "oracle_text")
+
+
+class FusionError(ValueError):
+    """Inputs of the wrong shape, or a missing F_s; the message names what was expected."""
+
+
+@dataclass(frozen=True)
+class FusionConfig:
+    audio_dim: int  # C_p: the host encoder's frame feature size (F_p)
+    semantic_dim: int  # C_s: the semantic vector's size (F_s; 384 MiniLM, 768 BERT)
+    out_dim: int  # what the host decoder reads (CodeTalker: 1024)
+    semantic_source: str = "wav2sem"  # "none" | "wav2sem" | "oracle_text"
+
+    def __post_init__(self):
+        if self.semantic_source not in SOURCES:
+            raise FusionError(f"semantic_source must be one of {SOURCES}, got {self.semantic_source!r}")
+        for name in ("audio_dim", "semantic_dim", "out_dim"):
+            if int(getattr(self, name)) < 1:
+                raise FusionError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+    @property
+    def uses_semantics(self) -> bool:
+        return self.semantic_source != "none"
+
+
+class SemanticFusion(nn.Module):
+    def __init__(self, config: FusionConfig):
+        super().__init__()
+        self.config = config
+        self.W_out = nn.Linear(config.audio_dim, config.out_dim)  # first: same init with or without W_s
+        self.W_s = nn.Linear(config.semantic_dim, config.audio_dim) if config.uses_semantics else None
+
+    def forward(
+        self, F_p: torch.Tensor, F_s: torch.Tensor | None = None, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """F_p (B, T, audio_dim), F_s (B, semantic_dim) | None, mask (B, T) bool | None -> F_d (B, T, out_dim).
+
+        The same computation in train and eval mode (there is no dropout): use this for inference
+        too; the official predict() skipped W_s.
+        """
+        cfg = self.config
+        if F_p.ndim != 3 or F_p.shape[-1] != cfg.audio_dim:
+            raise FusionError(f"F_p: expected (B, T, {cfg.audio_dim}), got {tuple(F_p.shape)}")
+        B, T, _ = F_p.shape
+        if mask is not None:
+            if tuple(mask.shape) != (B, T):
+                raise FusionError(f"mask: expected ({B}, {T}) to match F_p, got {tuple(mask.shape)}")
+            if mask.dtype != torch.bool:
+                if mask.dtype.is_floating_point or not ((mask == 0) | (mask == 1)).all():
+                    raise FusionError(f"mask: expected bool (True = valid frame), got {mask.dtype}")
+                mask = mask.bool()
+
+        h = F_p  # (B, T, C_p)
+        if self.W_s is not None:
+            if F_s is None:
+                raise FusionError(
+                    f"semantic_source={cfg.semantic_source!r} needs F_s (B, {cfg.semantic_dim}); got None "
+                    "(use semantic_source='none' for the baseline)"
+                )
+            if F_s.ndim != 2 or F_s.shape != (B, cfg.semantic_dim):
+                raise FusionError(
+                    f"F_s: expected ({B}, {cfg.semantic_dim}) (one vector per item of F_p), got {tuple(F_s.shape)}"
+                )
+            h = h + self.W_s(F_s).unsqueeze(1)  # (B, 1, C_p): item b's vector on every frame of item b
+        F_d = self.W_out(h)  # (B, T, out_dim)
+        if mask is not None:
+            F_d = F_d * mask.unsqueeze(-1).to(F_d.dtype)  # padded frames -> 0
+        return F_d
+
+    def extra_repr(self) -> str:
+        return f"semantic_source={self.config.semantic_source!r}"
