@@ -86,7 +86,7 @@ def _pad_to(x: np.ndarray, n: int) -> np.ndarray:
     return x if len(x) >= n else np.pad(x, (0, n - len(x)))
 
 
-def _quiet_hf() -> None:
+def quiet_hf() -> None:
     """No transformers progress bars when w2s's are off (W2S_PROGRESS=0: notebooks, CI)."""
     from transformers.utils import logging as hf_logging
 
@@ -96,7 +96,7 @@ def _quiet_hf() -> None:
         hf_logging.disable_progress_bar()
 
 
-def _sha256_tensors(state: dict) -> str:
+def sha256_tensors(state: dict) -> str:
     """Hash of a state dict: names, dtypes, shapes and bytes."""
     import torch
 
@@ -108,7 +108,7 @@ def _sha256_tensors(state: dict) -> str:
     return h.hexdigest()
 
 
-def _stable_json(d: dict) -> str:
+def stable_json(d: dict) -> str:
     d = {k: v for k, v in d.items() if not k.startswith("_") and k not in ("transformers_version", "name_or_path")}
     return json.dumps(d, sort_keys=True, default=str)
 
@@ -208,7 +208,7 @@ class HFEncoder(Encoder):
 
         from w2s.utils import device as pick_device
 
-        _quiet_hf()
+        quiet_hf()
         self.name = display_name or str(name)
         self.source = str(name)  # the hub name or folder it was loaded from
         try:
@@ -236,7 +236,7 @@ class HFEncoder(Encoder):
         if fe is not None and getattr(fe, "sampling_rate", SAMPLE_RATE) != SAMPLE_RATE:
             raise EncoderError(f"{name}: the model expects {fe.sampling_rate} Hz audio; w2s feeds {SAMPLE_RATE} Hz")
 
-        weights = _sha256_tensors(model.state_dict())  # before moving to an accelerator
+        weights = sha256_tensors(model.state_dict())  # before moving to an accelerator
         self.device = torch.device(pick_device(device))
         self.model = model.to(self.device).eval().requires_grad_(False)
         self.kernels, self.strides = list(cfg.conv_kernel), list(cfg.conv_stride)
@@ -254,7 +254,7 @@ class HFEncoder(Encoder):
         self.batchable = cfg.feat_extract_norm == "layer"
 
         prep = {"v": PREPROCESS_VERSION, "fe": fe.to_dict() if fe is not None else None}
-        meta = hashlib.sha256((_stable_json(cfg.to_dict()) + _stable_json(prep)).encode()).hexdigest()
+        meta = hashlib.sha256((stable_json(cfg.to_dict()) + stable_json(prep)).encode()).hexdigest()
         self.identity = f"hf:{cfg.model_type}:layer={self.layer}:weights={weights[:24]}:config={meta[:16]}"
 
     def n_frames(self, n_samples: int) -> int:

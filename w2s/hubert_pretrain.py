@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from w2s.audio import SAMPLE_RATE
-from w2s.encoders import MFCC_HOP, _quiet_hf, conv_frames, mfcc_features, receptive_field
+from w2s.encoders import MFCC_HOP, conv_frames, mfcc_features, quiet_hf, receptive_field
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +232,7 @@ def pretrain_tiny_hubert(
     log.info("k-means: %d clusters on %d frames, perplexity %.1f (%.1f s)", config.n_clusters, km["n_frames"],
              km["label_perplexity"], km["fit_s"])  # fmt: skip
 
-    _quiet_hf()
+    quiet_hf()
     dev = torch.device(pick_device(device))
     model = HubertModel(config.hubert_config()).to(dev).train()
     head = torch.nn.Linear(config.hidden_size, config.n_clusters).to(dev)
@@ -401,7 +401,7 @@ def load_or_init_random_hubert(config: TinyHubertConfig = TinyHubertConfig(), se
 
     from w2s.paths import cache_dir
 
-    _quiet_hf()
+    quiet_hf()
     model_cfg = {k: v for k, v in asdict(config).items() if k in _MODEL_FIELDS}
     key = _key({"config": model_cfg, "seed": seed, "version": PRETRAIN_VERSION})
     out = (Path(root) if root is not None else cache_dir("encoders")) / f"random-hubert-{key}"

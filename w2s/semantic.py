@@ -159,10 +159,10 @@ class SentenceTransformerEncoder(TextEncoder):
     def __init__(self, name: str, folder: Path | None, device=None, normalize: bool = True):
         from sentence_transformers import SentenceTransformer
 
-        from w2s.encoders import _quiet_hf, _sha256_tensors, _stable_json
+        from w2s.encoders import quiet_hf, sha256_tensors, stable_json
         from w2s.utils import device as pick_device
 
-        _quiet_hf()
+        quiet_hf()
         if folder is not None and not (folder / "modules.json").is_file():
             raise SemanticError(
                 f"{str(folder)!r} is not a sentence-transformers model (no modules.json); for a plain "
@@ -180,7 +180,7 @@ class SentenceTransformerEncoder(TextEncoder):
         dim = get_dim()
         if not dim:
             raise SemanticError(f"{name!r}: the model does not say its embedding size")
-        weights = _sha256_tensors(model.state_dict())  # before moving to an accelerator
+        weights = sha256_tensors(model.state_dict())  # before moving to an accelerator
         self.model = model.to(pick_device(device)).eval()
         self.dim = int(dim)
         modules = []
@@ -189,8 +189,8 @@ class SentenceTransformerEncoder(TextEncoder):
             modules.append(
                 {
                     "type": type(m).__name__,
-                    "config": _stable_json(m.get_config_dict()) if hasattr(m, "get_config_dict") else None,
-                    "model_config": _stable_json(cfg.config.to_dict()) if cfg is not None else None,
+                    "config": stable_json(m.get_config_dict()) if hasattr(m, "get_config_dict") else None,
+                    "model_config": stable_json(cfg.config.to_dict()) if cfg is not None else None,
                 }
             )
         meta = json.dumps(
@@ -229,10 +229,10 @@ class BertEncoder(TextEncoder):
         import torch
         from transformers import AutoModel, AutoTokenizer
 
-        from w2s.encoders import _quiet_hf, _sha256_tensors, _stable_json
+        from w2s.encoders import quiet_hf, sha256_tensors, stable_json
         from w2s.utils import device as pick_device
 
-        _quiet_hf()
+        quiet_hf()
         if folder is not None and not (folder / "config.json").is_file():
             raise SemanticError(f"{str(folder)!r} is not a model folder: no config.json")
         src = str(folder or name)
@@ -257,7 +257,7 @@ class BertEncoder(TextEncoder):
 
         self.name, self.kind = name, kind
         self.tokenizer = tok
-        weights = _sha256_tensors(model.state_dict())
+        weights = sha256_tensors(model.state_dict())
         self.device = torch.device(pick_device(device))
         self.model = model.to(self.device).eval().requires_grad_(False)
         self.dim = int(cfg.hidden_size)
@@ -267,7 +267,7 @@ class BertEncoder(TextEncoder):
         meta = json.dumps(
             {
                 "v": EMBED_VERSION,
-                "config": _stable_json(cfg.to_dict()),
+                "config": stable_json(cfg.to_dict()),
                 "tokenizer": _sha(_tokenizer_fingerprint(tok)),
                 "max_length": self.max_length,
             },
