@@ -20,3 +20,15 @@ def near_pairs(distances):
     from w2s.corpus.pairs import mine_pairs
 
     return mine_pairs("near", distances=distances)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Small tensors: one thread. On 2 shared, busy cores a second OpenMP thread waiting for its turn
+    made small forwards 200x slower (0.45 s instead of 2 ms)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

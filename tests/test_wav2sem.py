@@ -34,14 +34,7 @@ NO_DROPOUT = dict(
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small tensors: one thread. On 2 shared, busy cores a second OpenMP thread waiting for its turn
-    made these forwards 200x slower (0.45 s instead of 2 ms)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def small(**kw) -> Wav2SemConfig:

@@ -49,3 +49,43 @@ def write_json(path, obj, **kw) -> None:
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(obj, f, ensure_ascii=False, indent=kw.pop("indent", 2), **kw)
             f.write("\n")
+
+
+@contextmanager
+def building_dir(out):
+    """Yield a temp folder beside `out`; on success it replaces `out` (an existing one is swapped out and
+    removed), on failure it is deleted. Readers never see a half-built folder."""
+    import shutil
+
+    out = Path(out)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    try:
+        yield tmp
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def tree_sha256(root, skip: str) -> str:
+    """One hash over every file's relative path and bytes under root (except files named `skip`)."""
+    import hashlib
+
+    root = Path(root)
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and p.name != skip:
+            h.update(p.relative_to(root).as_posix().encode() + b"\0")
+            h.update(hashlib.sha256(p.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def dump_json_sorted(path, obj) -> None:
+    """Deterministic JSON (sorted keys) for files inside a folder being built (not atomic on its own)."""
+    Path(path).write_text(json.dumps(obj, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")

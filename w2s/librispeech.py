@@ -31,17 +31,16 @@ import hashlib
 import json
 import logging
 import math
-import os
 import random
 import re
-import shutil
-import tempfile
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+
+from w2s.io import building_dir, dump_json_sorted, tree_sha256
 
 log = logging.getLogger(__name__)
 
@@ -273,19 +272,6 @@ def choose_texts(n: int, seed: int, exclude_texts: Iterable[str] = ()) -> list[s
     return chosen
 
 
-def _content_hash(root: Path, skip: str) -> str:
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        if p.is_file() and p.name != skip:
-            h.update(p.relative_to(root).as_posix().encode() + b"\0")
-            h.update(hashlib.sha256(p.read_bytes()).digest())
-    return h.hexdigest()
-
-
-def _dump_json(path: Path, obj) -> None:
-    path.write_text(json.dumps(obj, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-
-
 def _exclude_hash(exclude_texts: Iterable[str]) -> tuple[int, str]:
     keys = sorted({librispeech_transcript(t) for t in exclude_texts})
     return len(keys), hashlib.sha256("\n".join(keys).encode()).hexdigest()
@@ -335,8 +321,7 @@ def build_speech_set(
     texts = choose_texts(n_utterances, seed, exclude_texts)
     per_speaker = utts_per_chapter * chapters_per_speaker
     spk = make_speakers(math.ceil(n_utterances / per_speaker), voices, seed)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
-    try:
+    with building_dir(out) as tmp:
         originals: dict[str, str] = {}
         speakers_meta, seconds = [], 0.0
         k = 0  # next text
@@ -362,7 +347,7 @@ def build_speech_set(
                 (folder / f"{s.id}-{chap}.trans.txt").write_text("".join(lines), encoding="utf-8")
                 chapters.append(chap)
             speakers_meta.append({**asdict(s), "chapters": chapters})
-        _dump_json(tmp / "texts.json", originals)
+        dump_json_sorted(tmp / "texts.json", originals)
         n_ex, ex_hash = _exclude_hash(exclude_texts)
         manifest = {
             "name": "w2s-synthspeech",
@@ -378,19 +363,9 @@ def build_speech_set(
             "n_excluded": n_ex,
             "exclude_sha256": ex_hash,
             "speakers": speakers_meta,
-            "content_sha256": _content_hash(tmp, skip="manifest.json"),
+            "content_sha256": tree_sha256(tmp, skip="manifest.json"),
         }
-        _dump_json(tmp / "manifest.json", manifest)  # last: a folder without it is not a speech set
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        dump_json_sorted(tmp / "manifest.json", manifest)  # last: a folder without it is not a speech set
     log.info("built %s: %d utterances, %d speakers, %.2f h", out, n_utterances, len(spk), seconds / 3600)
     return out
 

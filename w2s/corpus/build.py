@@ -16,13 +16,9 @@ place at the end, so a build that dies leaves nothing behind.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
 import pickle
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
@@ -32,6 +28,7 @@ import numpy as np
 from w2s.corpus import face, speech
 from w2s.corpus.pairs import Pair, mine_pairs
 from w2s.corpus.sentences import filler_sentences, sentences_for_word
+from w2s.io import building_dir, dump_json_sorted, tree_sha256
 
 log = logging.getLogger(__name__)
 
@@ -176,19 +173,6 @@ def _write_npy(path: Path, array: np.ndarray) -> None:
         np.save(f, array, allow_pickle=False)
 
 
-def _content_hash(root: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        if p.is_file() and p.name != "corpus.json":
-            h.update(p.relative_to(root).as_posix().encode() + b"\0")
-            h.update(hashlib.sha256(p.read_bytes()).digest())
-    return h.hexdigest()
-
-
-def _dump_json(path: Path, obj) -> None:
-    path.write_text(json.dumps(obj, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-
-
 def build(out, preset: str = "default", seed: int = 0, force: bool = False) -> Path:
     """Build the corpus into `out` (a new folder). Returns its path."""
     import soundfile as sf
@@ -215,8 +199,7 @@ def build(out, preset: str = "default", seed: int = 0, force: bool = False) -> P
         controls += chosen
     plan = assign_sentences(cfg, pairs, subjects, seed, controls)
 
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
-    try:
+    with building_dir(out) as tmp:
         (tmp / "wav").mkdir()
         (tmp / "vertices_npy").mkdir()
         (tmp / "regions").mkdir()
@@ -254,10 +237,10 @@ def build(out, preset: str = "default", seed: int = 0, force: bool = False) -> P
             "val": {"subjects": subjects[n_tr : n_tr + n_va], "sentences": [lo, hi]},
             "test": {"subjects": subjects[n_tr + n_va :], "sentences": [lo, hi]},
         }
-        _dump_json(tmp / "splits.json", splits)
-        _dump_json(tmp / "transcripts.json", transcripts)
-        _dump_json(tmp / "alignments.json", alignments)
-        _dump_json(tmp / "pairs.json", [p.to_json() for p in pairs + controls])  # "group": near / same_viseme / far
+        dump_json_sorted(tmp / "splits.json", splits)
+        dump_json_sorted(tmp / "transcripts.json", transcripts)
+        dump_json_sorted(tmp / "alignments.json", alignments)
+        dump_json_sorted(tmp / "pairs.json", [p.to_json() for p in pairs + controls])  # "group": near / same_viseme / far
         meta = {
             "name": "w2s-synthtalk",
             "build_version": BUILD_VERSION,
@@ -275,19 +258,9 @@ def build(out, preset: str = "default", seed: int = 0, force: bool = False) -> P
                  "shape": asdict(s.shape), "style": asdict(s.style)} for s in spk
             ],
             "versions": {p: metadata.version(p) for p in ("w2s", "espeakng-loader", "numpy", "soxr", "soundfile")},
-            "content_sha256": _content_hash(tmp),
+            "content_sha256": tree_sha256(tmp, skip="corpus.json"),
         }  # fmt: skip
-        _dump_json(tmp / "corpus.json", meta)  # written last: a folder without it is not a corpus
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        dump_json_sorted(tmp / "corpus.json", meta)  # written last: a folder without it is not a corpus
     log.info("built %s: %d sequences, %d pairs", out, len(jobs), len(pairs))
     return out
 
