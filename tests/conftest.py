@@ -1,15 +1,21 @@
 import os
+import tempfile
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("W2S_PROGRESS", "0")
+# tests never write into the checkout's data/ or runs/ (where `make run` keeps its caches and results):
+# everything they generate goes to one temporary folder per test session
+_SESSION_DIR = tempfile.mkdtemp(prefix="w2s-tests-")
+os.environ["W2S_DATA_DIR"] = os.path.join(_SESSION_DIR, "data")
+os.environ["W2S_RUNS_DIR"] = os.path.join(_SESSION_DIR, "runs")
 
 
 @pytest.fixture(scope="session")
 def distances():
-    """The full measured phoneme-distance table (cached under data/cache after the first run)."""
+    """The full measured phoneme-distance table (measured once per test session)."""
     from w2s.corpus.phone_distance import load_or_measure
 
     return load_or_measure()
@@ -20,6 +26,14 @@ def near_pairs(distances):
     from w2s.corpus.pairs import mine_pairs
 
     return mine_pairs("near", distances=distances)
+
+
+@pytest.fixture(scope="session")
+def smoke_corpus(tmp_path_factory, distances):
+    """The smoke corpus (12 speakers x 4 sentences), built once per session. Read it, do not modify it."""
+    from w2s.corpus.build import build
+
+    return build(tmp_path_factory.mktemp("corpus") / "smoke", "smoke", seed=0)
 
 
 @pytest.fixture(scope="module")

@@ -44,12 +44,12 @@ def test_speak_bad_input_leaves_nothing(tmp_path, capsys, argv, message):
 
 
 def test_speak_failure_during_write_leaves_nothing(tmp_path, monkeypatch, capsys):
-    import w2s.corpus.speech as speech
+    import w2s.cli as cli
 
     def broken(*a, **k):
         raise OSError("disk full")
 
-    monkeypatch.setattr(speech, "save_wav", broken)
+    monkeypatch.setattr(cli, "save_wav", broken)
     with pytest.raises(OSError):
         main(["speak", "hello", str(tmp_path / "a.wav")])
     assert os.listdir(tmp_path) == []

@@ -6,7 +6,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from w2s import notebooks as runner
+from w2s import runner as runner
 
 NB_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = runner.discover(NB_DIR)

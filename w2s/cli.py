@@ -13,7 +13,23 @@ import logging
 import sys
 from pathlib import Path
 
-from w2s.io import OutputError
+from w2s.corpus.build import BuildError, build
+from w2s.corpus.pairs import GROUPS, mine_pairs
+from w2s.corpus.phone_distance import load_or_measure
+from w2s.corpus.speech import DEFAULT_VOICE, VOICES, SpeechError, save_wav, synthesize
+from w2s.corpus.visemes import viseme_of
+from w2s.evaluation.analysis import analyse, summary_rows
+from w2s.runner import NotebookError, run_all
+from w2s.semantic.train import (
+    Wav2SemRecipe,
+    evaluate_on_corpus,
+    host_encoder,
+    librispeech_pairs,
+    speech_set_pairs,
+    train_wav2sem,
+)
+from w2s.train import TrainConfig
+from w2s.utils.io import OutputError, atomic_path
 
 
 class UsageError(Exception):
@@ -24,7 +40,6 @@ class UsageError(Exception):
 
 
 def _speak_args(p: argparse.ArgumentParser) -> None:
-    from w2s.corpus.speech import DEFAULT_VOICE, VOICES
 
     p.add_argument("text", help="what to say")
     p.add_argument("out", type=Path, help="output .wav (the timings go to the same name with .json)")
@@ -35,9 +50,6 @@ def _speak_args(p: argparse.ArgumentParser) -> None:
 
 def _speak(args) -> int:
     import os
-
-    from w2s.corpus.speech import save_wav, synthesize
-    from w2s.io import atomic_path
 
     out: Path = args.out
     if out.suffix.lower() != ".wav":
@@ -60,7 +72,6 @@ def _speak(args) -> int:
 
 
 def _pairs_args(p: argparse.ArgumentParser) -> None:
-    from w2s.corpus.pairs import GROUPS
 
     p.add_argument("--json", action="store_true", help="print the pairs as a JSON list")
     p.add_argument("--group", default="near", choices=GROUPS, help="near-homophones or a control group")
@@ -68,7 +79,6 @@ def _pairs_args(p: argparse.ArgumentParser) -> None:
 
 
 def _pairs(args) -> int:
-    from w2s.corpus.pairs import mine_pairs
 
     pairs = mine_pairs(args.group)[: args.limit]
     if args.json:
@@ -92,8 +102,6 @@ def _distances_args(p: argparse.ArgumentParser) -> None:
 
 
 def _distances(args) -> int:
-    from w2s.corpus.phone_distance import load_or_measure
-    from w2s.corpus.visemes import viseme_of
 
     table = load_or_measure()
     if args.json:
@@ -120,8 +128,6 @@ def _corpus_args(p: argparse.ArgumentParser) -> None:
 def _corpus(args) -> int:
     import time
 
-    from w2s.corpus.build import build
-
     t0 = time.perf_counter()
     out = build(args.out, preset=args.preset, seed=args.seed, force=args.force)
     meta = json.loads((out / "corpus.json").read_text())
@@ -144,8 +150,6 @@ def _coupling_args(p: argparse.ArgumentParser) -> None:
 
 
 def _coupling(args) -> int:
-    from w2s.analysis import analyse, summary_rows
-    from w2s.io import atomic_path
 
     if args.out.suffix.lower() != ".json":
         raise UsageError(f"output {args.out} must end in .json")
@@ -187,14 +191,6 @@ def _wav2sem_args(p: argparse.ArgumentParser) -> None:
 
 
 def _wav2sem(args) -> int:
-    from w2s.train import TrainConfig
-    from w2s.wav2sem_train import (
-        Wav2SemRecipe,
-        evaluate_on_corpus,
-        librispeech_pairs,
-        speech_set_pairs,
-        train_wav2sem,
-    )
 
     if not args.out.parent.is_dir():
         raise UsageError(f"cannot write {args.out}: folder {args.out.parent} does not exist")
@@ -211,7 +207,6 @@ def _wav2sem(args) -> int:
         paths, texts, _ = librispeech_pairs(args.librispeech)
     host = None
     if args.config == "lite":
-        from w2s.wav2sem_train import host_encoder
 
         host = host_encoder(recipe, args.corpus or args.eval_corpus)
     model, hist, val = train_wav2sem(paths, texts, recipe, args.out, host=host)
@@ -251,7 +246,6 @@ def _notebooks_args(p: argparse.ArgumentParser) -> None:
 
 
 def _notebooks(args) -> int:
-    from w2s.notebooks import run_all
 
     params = dict(_parse_param(x) for x in args.param)
     run, results = run_all(smoke=args.smoke, only=args.only, parameters=params, runs_root=args.runs)
@@ -282,9 +276,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from w2s.corpus.build import BuildError
-    from w2s.corpus.speech import SpeechError
-    from w2s.notebooks import NotebookError
 
     parser = build_parser()
     args = parser.parse_args(argv)

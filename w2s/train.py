@@ -24,6 +24,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from w2s.utils.runtime import device as pick_device
+from w2s.utils.runtime import progress
+
 log = logging.getLogger(__name__)
 
 
@@ -100,9 +103,6 @@ def fit(
     """
     from torch.utils.data import DataLoader, RandomSampler
     from torch.utils.data.distributed import DistributedSampler
-
-    from w2s.utils import device as pick_device
-    from w2s.utils import progress
 
     rank, local_rank, world = distributed()
     if world > 1 and not torch.distributed.is_initialized():

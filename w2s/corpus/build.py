@@ -28,7 +28,10 @@ import numpy as np
 from w2s.corpus import face, speech
 from w2s.corpus.pairs import Pair, mine_pairs
 from w2s.corpus.sentences import filler_sentences, sentences_for_word
-from w2s.io import building_dir, dump_json_sorted, tree_sha256
+from w2s.utils.hashing import tree_sha256
+from w2s.utils.io import building_dir, dump_json_sorted
+from w2s.utils.paths import data_dir
+from w2s.utils.runtime import progress
 
 log = logging.getLogger(__name__)
 
@@ -177,8 +180,6 @@ def build(out, preset: str = "default", seed: int = 0, force: bool = False) -> P
     """Build the corpus into `out` (a new folder). Returns its path."""
     import soundfile as sf
 
-    from w2s.utils import progress
-
     if preset not in PRESETS:
         raise BuildError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
     cfg = PRESETS[preset]
@@ -266,7 +267,6 @@ def build(out, preset: str = "default", seed: int = 0, force: bool = False) -> P
 
 
 def default_location(preset: str = "default", seed: int = 0) -> Path:
-    from w2s.paths import data_dir
 
     return data_dir() / "corpus" / f"synthtalk-{preset}-seed{seed}"
 

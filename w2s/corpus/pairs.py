@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 
 from w2s.corpus import speech
+from w2s.corpus.lexicon import LEXICON
 from w2s.corpus.phone_distance import PhonemeDistances, load_or_measure
 from w2s.corpus.visemes import viseme_of
 
@@ -61,7 +62,6 @@ class Pair:
 
 def default_vocabulary() -> list[str]:
     """The tagged lexicon: every word in it can be put into sentences by the sentence generator."""
-    from w2s.corpus.lexicon import LEXICON
 
     return sorted(LEXICON)
 

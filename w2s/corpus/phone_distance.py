@@ -25,8 +25,9 @@ from importlib import metadata
 import numpy as np
 
 from w2s.corpus import speech
-from w2s.io import write_json
-from w2s.paths import cache_dir
+from w2s.corpus.visemes import viseme_of
+from w2s.utils.io import write_json
+from w2s.utils.paths import cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,6 @@ class PhonemeDistances:
         return cls(obj["phonemes"], obj["counts"], np.asarray(obj["distance"], float), MeasureConfig(**cfg))
 
     def closest(self, n: int = 20, *, different_viseme: bool = True) -> list[tuple[str, str, float]]:
-        from w2s.corpus.visemes import viseme_of
 
         out = []
         for i, a in enumerate(self.phonemes):

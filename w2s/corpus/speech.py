@@ -27,6 +27,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from w2s.utils.io import atomic_path
+
 SAMPLE_RATE = 16_000  # what every model in w2s reads
 RATE_RANGE = (80, 450)  # words per minute, espeak-ng's accepted range
 PITCH_RANGE = (0, 99)  # espeak-ng base pitch, 50 = voice default
@@ -331,8 +333,6 @@ def text_to_phonemes(text: str, voice: str = DEFAULT_VOICE) -> list[list[str]]:
 def save_wav(path, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
     """Write a mono float32 wav atomically (temp file, then rename)."""
     import soundfile as sf
-
-    from w2s.io import atomic_path
 
     with atomic_path(path) as tmp:
         sf.write(tmp, audio, sample_rate, subtype="PCM_16", format="WAV")

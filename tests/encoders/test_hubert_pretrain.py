@@ -1,0 +1,109 @@
+"""Tiny HuBERT pretraining (first-iteration recipe) on a few seconds of synthesized speech."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from w2s.encoders import HFEncoder, conv_frames, load_encoder
+from w2s.encoders.tiny_hubert import (
+    TinyHubertConfig,
+    kmeans_labels,
+    load_or_pretrain_tiny_hubert,
+    pretrain_tiny_hubert,
+    span_mask,
+    tiny_config,
+)
+
+TEXTS = [
+    ("the quick brown fox jumps over the lazy dog", "us-m1"),
+    ("she sells sea shells by the sea shore", "us-f1"),
+    ("a big fish swam past the thin ship", "us-m2"),
+]
+
+
+@pytest.fixture(scope="module")
+def wavs():
+    from w2s.corpus.speech import synthesize
+
+    return [synthesize(t, v).audio for t, v in TEXTS]
+
+
+@pytest.fixture(scope="module")
+def pretrained(wavs, tmp_path_factory):
+    out = tmp_path_factory.mktemp("tiny") / "model"
+    return out, pretrain_tiny_hubert(wavs, out, tiny_config(), seed=0, log_every=0)
+
+
+def test_kmeans_labels_align_with_cnn_frames(wavs):
+    labels, info = kmeans_labels(wavs, n_clusters=16, seed=0)
+    cfg = TinyHubertConfig()
+    assert [len(lab) for lab in labels] == [conv_frames(len(w), cfg.conv_kernel, cfg.conv_stride) for w in wavs]
+    assert all(lab.dtype == np.int64 and lab.min() >= 0 and lab.max() < 16 for lab in labels)
+    assert info["used_clusters"] > 8 and info["n_frames"] == sum(map(len, labels))
+    again, _ = kmeans_labels(wavs, n_clusters=16, seed=0)
+    assert all(np.array_equal(a, b) for a, b in zip(labels, again))
+
+
+def test_span_mask():
+    rng = np.random.default_rng(0)
+    m = span_mask(64, 200, 0.08, 10, rng)
+    assert m.shape == (64, 200) and m.any(1).all()
+    assert 0.45 < m.mean() < 0.65  # 1 - 0.92**10 = 0.57 away from the edges
+    runs = [len(r) for row in m for r in "".join("x" if v else " " for v in row).split()]
+    assert min(runs) >= 10  # spans merge, never shorter than one span
+    assert span_mask(2, 6, 0.0, 10, rng).any(1).all()  # short rows still get one span
+
+
+def test_pretraining_loss_falls_and_folder_loads(pretrained, wavs):
+    out, hist = pretrained
+    loss = np.array(hist["loss"])
+    assert len(loss) == tiny_config().steps and np.isfinite(loss).all()
+    assert loss[:5].mean() > np.log(20) - 0.3  # starts near chance (20 clusters)
+    assert loss[-10:].mean() < loss[:5].mean() - 0.2, loss
+    saved = json.loads((out / "history.json").read_text())
+    assert saved["loss"] == hist["loss"] and saved["kmeans"]["n_clusters"] == 20
+    assert (out / "kmeans.npz").is_file() and not list(out.parent.glob(".model*"))
+
+    enc = load_encoder(str(out), layer=1, device="cpu")
+    assert isinstance(enc, HFEncoder) and enc.rate == 50 and enc.dim == 64
+    f = enc.encode(wavs[0])
+    assert f.shape == (enc.n_frames(len(wavs[0])), 64) and np.isfinite(f).all()
+    assert enc.feature_extractor.do_normalize
+
+
+def test_pretraining_is_deterministic(pretrained, wavs, tmp_path):
+    cfg = tiny_config(steps=6)
+    a = pretrain_tiny_hubert(wavs, tmp_path / "a", cfg, seed=0, log_every=0)
+    b = pretrain_tiny_hubert(wavs, tmp_path / "b", cfg, seed=0, log_every=0)
+    assert a["loss"] == b["loss"]
+    assert pretrained[1]["loss"][:6] == a["loss"]  # same seed, same warmup: the same first steps
+    assert pretrain_tiny_hubert(wavs, tmp_path / "c", cfg, seed=1, log_every=0)["loss"] != a["loss"]
+    with pytest.raises(FileExistsError):
+        pretrain_tiny_hubert(wavs, tmp_path / "a", cfg)
+
+
+def test_load_or_pretrain_caches_by_corpus(tmp_path, monkeypatch, smoke_corpus):
+    corpus = smoke_corpus
+    cfg = tiny_config(steps=4)
+    path = load_or_pretrain_tiny_hubert(corpus, cfg, root=tmp_path / "enc")
+    assert path.parent == tmp_path / "enc" and (path / "model.safetensors").is_file()
+    hist = json.loads((path / "history.json").read_text())
+    assert hist["n_utterances"] == 32 and hist["steps_done"] == 4  # the 8 training speakers x 4 sentences
+
+    import w2s.encoders.tiny_hubert as hp
+
+    monkeypatch.setattr(hp, "pretrain_tiny_hubert", lambda *a, **k: pytest.fail("retrained a cached model"))
+    assert load_or_pretrain_tiny_hubert(corpus, cfg, root=tmp_path / "enc") == path
+    monkeypatch.setattr(hp, "pretrain_tiny_hubert", lambda wavs, out, *a, **k: out.mkdir())
+    other = load_or_pretrain_tiny_hubert(corpus, tiny_config(steps=5), root=tmp_path / "enc")
+    assert other != path  # another config is another model
+
+    monkeypatch.setenv("W2S_DATA_DIR", str(tmp_path / "data"))
+    import w2s.encoders.loading as loading
+
+    monkeypatch.setattr(loading, "load_or_pretrain_tiny_hubert", lambda corpus_dir, **kw: path)
+    enc = load_encoder("tiny-hubert", corpus=corpus, device="cpu")
+    assert enc.name == "tiny-hubert" and enc.dim == 64

@@ -1,0 +1,1 @@
+"""Measuring: the community's metrics (LVE, MVE, FDD) and ours, coupling, the phonetic probe, reports."""

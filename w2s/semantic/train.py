@@ -1,0 +1,307 @@
+"""Training and evaluating Wav2Sem: audio → the text model's sentence embedding.
+
+Data: (audio, sentence) pairs from LibriSpeech (every utterance; `w2s.data.librispeech`) or, offline,
+from a speech-only set synthesized from the sentence generator, kept disjoint from the face corpus's
+validation and test sentences. Targets: a text model's sentence vectors (`w2s.semantic.targets`), cached.
+Loss: L1 to the target (the paper's) or cosine distance. The standalone configs (`tiny`, `paper`)
+read raw audio; `lite` reads a frozen host encoder's features (cached), so the plug costs almost
+nothing at inference.
+
+Evaluation: retrieval of each held-out utterance's sentence among all held-out sentences (R@1, R@5,
+median rank, beside chance) and the cosine to the target.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from w2s.data.audio import load_audio
+from w2s.data.faces import FaceDataset, parse_stem
+from w2s.data.librispeech import load_or_build_speech_set, load_speech_set, read_librispeech, read_manifest
+from w2s.encoders import cached_encode
+from w2s.encoders.loading import load_encoder
+from w2s.semantic.targets import cached_embed, load_text_model
+from w2s.semantic.wav2sem import Wav2Sem, Wav2SemConfig, pad_audio, pad_features
+from w2s.train import History, TrainConfig, fit
+from w2s.utils.paths import data_dir
+from w2s.utils.runtime import set_seed
+
+log = logging.getLogger(__name__)
+
+CONFIGS = ("tiny", "paper", "lite")
+LOSSES = ("l1", "cosine")
+
+
+@dataclass
+class Wav2SemRecipe:
+    config: str = "tiny"  # tiny | paper | lite
+    text_model: str = "all-MiniLM-L6-v2"  # a sentence-transformers name/folder, or a BERT name/folder
+    text_kind: str = "auto"  # auto | sentence-transformers | bert-cls (Wav2Sem_c) | bert-mean (Wav2Sem_m)
+    loss: str = "l1"  # l1 (the paper) | cosine
+    max_seconds: float = 5.0  # longer utterances are randomly cropped in training
+    host_encoder: str = "tiny-hubert"  # lite only: whose frozen features the head reads
+    init_from: str = ""  # tiny/paper: a wav2vec2/HuBERT name or folder to initialise the backbone
+    val_size: int = 100  # utterances held back from the training set for validation
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(max_steps=800, batch_size=8, lr=1e-3, warmup_steps=80,
+                                                                   eval_every=200, checkpoint_every=200))  # fmt: skip
+
+    def __post_init__(self):
+        if self.config not in CONFIGS:
+            raise ValueError(f"unknown Wav2Sem config {self.config!r}; choose one of {CONFIGS}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r}; choose one of {LOSSES}")
+
+
+# ---------------------------------------------------------------------------------------------
+# data
+
+
+class AudioTargets(torch.utils.data.Dataset):
+    """(audio (N,), target (D,)) items; audio loaded lazily, cropped at random past max_seconds."""
+
+    def __init__(self, paths: list[Path], targets: np.ndarray, max_seconds: float | None, seed: int = 0):
+        self.paths, self.targets = list(paths), torch.as_tensor(targets, dtype=torch.float32)
+        self.max_len = int(max_seconds * 16000) if max_seconds else None
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i):
+
+        audio = load_audio(self.paths[i])
+        if self.max_len and len(audio) > self.max_len:
+            s = int(self.rng.integers(0, len(audio) - self.max_len + 1))
+            audio = audio[s : s + self.max_len]
+        return torch.from_numpy(audio), self.targets[i]
+
+
+class FeatureTargets(torch.utils.data.Dataset):
+    """(host features (T, D), target) items for the lite head."""
+
+    def __init__(self, feats: list[np.ndarray], targets: np.ndarray):
+        self.feats, self.targets = feats, torch.as_tensor(targets, dtype=torch.float32)
+
+    def __len__(self) -> int:
+        return len(self.feats)
+
+    def __getitem__(self, i):
+        return torch.from_numpy(np.asarray(self.feats[i], dtype=np.float32)), self.targets[i]
+
+
+def collate(items):
+    """Pad the inputs (audio (B, N) or features (B, T, D)) and return a left-aligned valid mask."""
+
+    xs = [x for x, _ in items]
+    x, mask = pad_audio(xs) if xs[0].ndim == 1 else pad_features(xs)
+    return x, mask, torch.stack([t for _, t in items])
+
+
+def semantic_loss(pred: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
+    if kind == "l1":
+        return (pred - target).abs().mean()
+    return (1 - torch.nn.functional.cosine_similarity(pred, target, dim=-1)).mean()
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluation
+
+
+def retrieval(pred: np.ndarray, candidates: np.ndarray, truth: np.ndarray) -> dict:
+    """Rank every candidate sentence for each prediction by cosine; truth[i] = index of the right one."""
+    p = pred / np.linalg.norm(pred, axis=1, keepdims=True).clip(1e-8)
+    c = candidates / np.linalg.norm(candidates, axis=1, keepdims=True).clip(1e-8)
+    sims = p @ c.T  # (N, K)
+    ranks = 1 + (sims > sims[np.arange(len(p)), truth][:, None]).sum(1)  # 1 = best
+    k = len(c)
+    return {
+        "r@1": float(np.mean(ranks <= 1)),
+        "r@5": float(np.mean(ranks <= 5)),
+        "median_rank": float(np.median(ranks)),
+        "n_queries": int(len(p)),
+        "n_candidates": int(k),
+        "chance_r@1": 1.0 / k,
+        "chance_r@5": min(5, k) / k,
+        "chance_median_rank": (k + 1) / 2,
+    }
+
+
+def evaluate(pred: np.ndarray, target_rows: np.ndarray, texts: list[str]) -> dict:
+    """Retrieval among the distinct held-out sentences + mean cosine of each prediction to its target."""
+    uniq = sorted(set(texts))
+    index = {t: i for i, t in enumerate(uniq)}
+    cand = np.stack([target_rows[texts.index(t)] for t in uniq])
+    truth = np.array([index[t] for t in texts])
+    cos = np.sum(pred * target_rows, 1) / (np.linalg.norm(pred, axis=1) * np.linalg.norm(target_rows, axis=1)).clip(1e-8)
+    return {**retrieval(pred, cand, truth), "cosine_to_target": float(cos.mean())}
+
+
+# ---------------------------------------------------------------------------------------------
+# training
+
+
+def _split(n: int, val_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    order = np.random.default_rng(seed).permutation(n)
+    return np.sort(order[val_size:]), np.sort(order[:val_size])
+
+
+def predict(model, inputs: list[np.ndarray], batch_size: int = 8) -> np.ndarray:
+    """F_s for raw audio (tiny/paper) or host features (lite), in eval mode."""
+
+    model.eval()
+    dev = next(model.parameters()).device
+    out = []
+    with torch.no_grad():
+        for s in range(0, len(inputs), batch_size):
+            xs = [torch.as_tensor(np.asarray(x, dtype=np.float32)) for x in inputs[s : s + batch_size]]
+            x, mask = pad_audio(xs) if xs[0].ndim == 1 else pad_features(xs)
+            out.append(model(x.to(dev), mask.to(dev)).cpu().numpy())
+    return np.concatenate(out)
+
+
+def host_encoder(recipe: Wav2SemRecipe, corpus_dir=None):
+    """The frozen encoder a lite head reads (tiny-hubert: the one pretrained on `corpus_dir`, default corpus if None)."""
+
+    return load_encoder(recipe.host_encoder, corpus=corpus_dir)
+
+
+def train_wav2sem(
+    audio_paths: list[Path],
+    texts: list[str],
+    recipe: Wav2SemRecipe,
+    out_dir,
+    on_log=None,
+    resume: bool = True,
+    host=None,
+):
+    """Train one Wav2Sem on (audio, text) pairs; save it with save_pretrained into out_dir/model.
+
+    `host`: for lite, the frozen encoder (default: `host_encoder(recipe)`). Returns (model, history,
+    validation metrics).
+    """
+
+    set_seed(recipe.train.seed)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    text_model = load_text_model(recipe.text_model, recipe.text_kind)
+    targets = cached_embed(text_model, list(texts))  # (N, D)
+    tr, va = _split(len(texts), min(recipe.val_size, len(texts) // 5), recipe.train.seed)
+
+    if recipe.config == "lite":
+
+        host = host or host_encoder(recipe)
+        feats = [cached_encode(host, load_audio(p)) for p in audio_paths]
+        cfg = Wav2SemConfig.lite(input_dim=host.dim, target_dim=targets.shape[1])
+        inputs = feats
+        train_set = FeatureTargets([feats[i] for i in tr], targets[tr])
+    else:
+        base = Wav2SemConfig.tiny if recipe.config == "tiny" else Wav2SemConfig.paper
+        cfg = base(target_dim=targets.shape[1], **({"init_from": recipe.init_from} if recipe.init_from else {}))
+        inputs = None
+        train_set = AudioTargets([audio_paths[i] for i in tr], targets[tr], recipe.max_seconds, recipe.train.seed)
+    model = Wav2Sem(cfg)
+
+    val_inputs = [inputs[i] for i in va] if inputs is not None else [load_audio(audio_paths[i]) for i in va]
+    val_texts = [texts[i] for i in va]
+
+    def step_fn(net, batch, device):
+        x, mask, y = (t.to(device) for t in batch)
+        loss = semantic_loss(net(x, mask), y, recipe.loss)
+        return loss, {}
+
+    def eval_fn(m):
+        return evaluate(predict(m, val_inputs), targets[va], val_texts)
+
+    hist: History = fit(model, train_set, collate, step_fn, recipe.train, out_dir=out_dir / "train",
+                        eval_fn=eval_fn, resume=resume, on_log=on_log)  # fmt: skip
+    model.save_pretrained(out_dir / "model")
+    meta = {"recipe": _recipe_json(recipe), "text_model": text_model.identity, "n_train": len(tr), "n_val": len(va),
+            "history": hist.to_json(), "val": hist.evals[-1] if hist.evals else None}  # fmt: skip
+    (out_dir / "wav2sem_run.json").write_text(json.dumps(meta, indent=1) + "\n")
+    return model, hist, meta["val"]
+
+
+def _recipe_json(recipe: Wav2SemRecipe) -> dict:
+    d = asdict(recipe)
+    d["train"] = asdict(recipe.train)
+    return d
+
+
+def recipe_key(recipe: Wav2SemRecipe, data_key: str) -> str:
+    import hashlib
+
+    blob = json.dumps({"recipe": _recipe_json(recipe), "data": data_key, "v": 1}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def load_or_train(audio_paths, texts, recipe: Wav2SemRecipe, data_key: str, root=None, on_log=None, host_corpus=None):
+    """A trained Wav2Sem for (recipe, data): loaded from data/models/ when there, trained otherwise.
+
+    host_corpus: for lite, the corpus whose tiny-hubert it reads (the key includes that encoder's identity).
+    """
+
+    host = None
+    if recipe.config == "lite":
+        host = host_encoder(recipe, host_corpus)
+        data_key = f"{data_key}|{host.identity}"
+    root = Path(root) if root else data_dir() / "models"
+    out = root / f"wav2sem-{recipe.config}-{recipe_key(recipe, data_key)}"
+    if (out / "model" / "config.json").is_file() and (out / "wav2sem_run.json").is_file():
+        meta = json.loads((out / "wav2sem_run.json").read_text())
+        return Wav2Sem.from_pretrained(out / "model"), History(**meta["history"]), meta["val"], out
+    model, hist, val = train_wav2sem(audio_paths, texts, recipe, out, on_log=on_log, host=host)
+    return model, hist, val, out
+
+
+# ---------------------------------------------------------------------------------------------
+# data sources and held-out evaluation
+
+
+def heldout_texts(corpus_dir) -> list[str]:
+    """Transcripts of the face corpus's validation and test sentences: never used for training."""
+
+    corpus_dir = Path(corpus_dir)
+    splits = json.loads((corpus_dir / "splits.json").read_text(encoding="utf-8"))
+    transcripts = json.loads((corpus_dir / "transcripts.json").read_text(encoding="utf-8"))
+    held = set(splits["val"]["subjects"]) | set(splits["test"]["subjects"])
+    return sorted({t for stem, t in transcripts.items() if parse_stem(stem)[0] in held})
+
+
+def speech_set_pairs(n: int, corpus_dir, seed: int = 0) -> tuple[list[Path], list[str], str]:
+    """(audio paths, sentences, data key) of the offline LibriSpeech stand-in, disjoint from the corpus's held-out sentences."""
+
+    root = load_or_build_speech_set(n, seed, exclude_texts=heldout_texts(corpus_dir))
+    items = load_speech_set(root)
+    return [u.path for u, _ in items], [t for _, t in items], read_manifest(root)["content_sha256"]
+
+
+def librispeech_pairs(root, subsets=None) -> tuple[list[Path], list[str], str]:
+    """(audio paths, transcripts, data key) of every LibriSpeech utterance under root."""
+    import hashlib
+
+    utts = read_librispeech(root, subsets)
+    key = hashlib.sha256("\n".join(f"{u.id}\t{u.text}" for u in utts).encode()).hexdigest()
+    return [u.path for u in utts], [u.text for u in utts], key
+
+
+def evaluate_on_corpus(model, recipe: Wav2SemRecipe, corpus_dir, split: str = "test") -> dict:
+    """Held-out retrieval on the face corpus's `split` (unseen speakers, sentences never trained on)."""
+
+    ds = FaceDataset(corpus_dir, split=split)
+    transcripts = json.loads((Path(corpus_dir) / "transcripts.json").read_text(encoding="utf-8"))
+    texts = [transcripts[s] for s in ds.stems]
+    wavs = [load_audio(Path(corpus_dir) / "wav" / f"{s}.wav") for s in ds.stems]
+    if recipe.config == "lite":
+
+        host = host_encoder(recipe, corpus_dir)
+        inputs = [cached_encode(host, w) for w in wavs]
+    else:
+        inputs = wavs
+    targets = cached_embed(load_text_model(recipe.text_model, recipe.text_kind), texts)
+    return {"split": split, **evaluate(predict(model, inputs), targets, texts)}

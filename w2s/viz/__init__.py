@@ -1,0 +1,1 @@
+"""Figures (plotly), CPU rendering to video, mesh export."""
