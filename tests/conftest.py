@@ -3,6 +3,7 @@ import tempfile
 
 import pytest
 
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see w2s.utils.runtime.passive_openmp
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("W2S_PROGRESS", "0")

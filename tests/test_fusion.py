@@ -140,7 +140,12 @@ def test_errors():
         fuse(F_p)
     with pytest.raises(FusionError, match="needs F_s"):
         make("oracle_text")(F_p, None)
-    with pytest.raises(FusionError, match=r"mask: expected \(3, 7\)"):
+    with pytest.raises(FusionError, match=r"mask \(of F_p\): expected shape \(3, 7\), got \(3, 6\)"):
         fuse(F_p, F_s, torch.ones(3, 6, dtype=torch.bool))
-    with pytest.raises(FusionError, match="expected bool"):
+    with pytest.raises(FusionError, match="expected a bool mask"):
         fuse(F_p, F_s, torch.full((3, 7), 0.5))
+    with pytest.raises(FusionError, match="expected a bool mask"):
+        fuse(F_p, F_s, torch.full((3, 7), 2))
+    ints = torch.ones(3, 7, dtype=torch.long)  # 0/1 integers are a mask too
+    ints[1, 5:] = 0
+    torch.testing.assert_close(fuse(F_p, F_s, ints), fuse(F_p, F_s, ints.bool()), atol=0, rtol=0)

@@ -66,6 +66,7 @@ def test_failing_notebook_fails_loudly(tmp_path):
     assert executed, "the executed copy with the traceback is kept for inspection"
 
 
+@pytest.mark.slow
 @pytest.mark.notebooks
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_smoke(path, tmp_path):

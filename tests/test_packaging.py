@@ -1,6 +1,7 @@
 """The repository's set-up files agree with each other and with the README."""
 
 import re
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -36,10 +37,22 @@ def test_ci_runs_the_readme_test_command():
     assert re.search(r"^make test$", ci, flags=re.M)
 
 
-def test_makefile_installs_torch_before_the_package():
-    mk = (ROOT / "Makefile").read_text()
-    assert mk.index("TORCH)") < mk.index('-e ".[notebooks,dev]"')
-    assert "torch==2.13.0" in mk  # resolves to the CPU wheel on the CI machine
+def _setup_steps(tmp_path, *args) -> list[str]:
+    """The commands `make` would run to set up a new virtual environment (a dry run: nothing runs)."""
+    venv = tmp_path / "venv"
+    r = subprocess.run(["make", "-n", "-C", str(ROOT), f"VENV={venv}", *args, f"{venv}/.w2s-installed"],
+                       capture_output=True, text=True, check=True)  # fmt: skip
+    return r.stdout.splitlines()
+
+
+def test_setup_installs_pinned_torch_only_when_missing_then_the_package(tmp_path):
+    steps = _setup_steps(tmp_path)
+    torch_step = next(i for i, s in enumerate(steps) if "pip install" in s and "torch==2.13.0" in s)
+    package_step = next(i for i, s in enumerate(steps) if "pip install" in s and '-e ".[notebooks,dev]"' in s)
+    assert torch_step < package_step  # torch first, so that pip never picks a CUDA build for the package
+    assert '-c "import torch"' in steps[torch_step].split("||")[0]  # a torch already there (a GPU build) is kept
+    steps = _setup_steps(tmp_path, "TORCH=torch==2.13.0+cpu", "PIP_ARGS=--index-url http://example.invalid/cpu")
+    assert any("torch==2.13.0+cpu" in s and "--index-url http://example.invalid/cpu" in s for s in steps)
 
 
 def test_console_script_declared():

@@ -18,18 +18,19 @@ from w2s.corpus.pairs import GROUPS, mine_pairs
 from w2s.corpus.phone_distance import load_or_measure
 from w2s.corpus.speech import DEFAULT_VOICE, VOICES, SpeechError, save_wav, synthesize
 from w2s.corpus.visemes import viseme_of
+from w2s.data.corpus import Corpus
 from w2s.evaluation.analysis import analyse, summary_rows
 from w2s.runner import NotebookError, run_all
 from w2s.semantic.train import (
     Wav2SemRecipe,
     evaluate_on_corpus,
     host_encoder,
-    librispeech_pairs,
-    speech_set_pairs,
+    train_config,
     train_wav2sem,
+    training_pairs,
 )
-from w2s.train import TrainConfig
 from w2s.utils.io import OutputError, atomic_path
+from w2s.utils.runtime import configure_threads
 
 
 class UsageError(Exception):
@@ -130,7 +131,7 @@ def _corpus(args) -> int:
 
     t0 = time.perf_counter()
     out = build(args.out, preset=args.preset, seed=args.seed, force=args.force)
-    meta = json.loads((out / "corpus.json").read_text())
+    meta = Corpus(out).meta
     print(
         f"built {out} in {time.perf_counter() - t0:.1f} s: {meta['n_sequences']} sequences, "
         f"{meta['n_subjects']} subjects, {meta['n_pairs']} near-homophone pairs, {meta['n_vertices']} vertices"
@@ -197,17 +198,11 @@ def _wav2sem(args) -> int:
     recipe = Wav2SemRecipe(
         config=args.config, text_model=args.target, text_kind=args.target_kind, loss=args.loss,
         host_encoder=args.host_encoder, init_from=args.init_from,
-        train=TrainConfig(max_steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                          warmup_steps=max(1, min(80, args.steps // 10)), eval_every=max(1, args.steps // 4),
-                          checkpoint_every=max(1, args.steps // 4)),
+        train=train_config(args.steps, args.lr, args.batch_size, args.seed),
     )  # fmt: skip
-    if args.corpus:
-        paths, texts, _ = speech_set_pairs(args.n_speech, args.corpus, args.seed)
-    else:
-        paths, texts, _ = librispeech_pairs(args.librispeech)
+    paths, texts, _ = training_pairs(args.corpus, args.n_speech, args.seed, librispeech_dir=args.librispeech)
     host = None
     if args.config == "lite":
-
         host = host_encoder(recipe, args.corpus or args.eval_corpus)
     model, hist, val = train_wav2sem(paths, texts, recipe, args.out, host=host)
     report = {"val": val, "train_seconds": hist.seconds, "final_loss": hist.loss[-1] if hist.loss else None}
@@ -279,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    configure_threads()
     logging.basicConfig(level=logging.INFO if args.verbose or args.command == "notebooks" else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
+from w2s.data.batch import as_mask
+
 SOURCES = ("none", "wav2sem", "oracle_text")
 
 
@@ -79,12 +81,7 @@ class SemanticFusion(nn.Module):
             raise FusionError(f"F_p: expected (B, T, {cfg.audio_dim}), got {tuple(F_p.shape)}")
         B, T, _ = F_p.shape
         if mask is not None:
-            if tuple(mask.shape) != (B, T):
-                raise FusionError(f"mask: expected ({B}, {T}) to match F_p, got {tuple(mask.shape)}")
-            if mask.dtype != torch.bool:
-                if mask.dtype.is_floating_point or not ((mask == 0) | (mask == 1)).all():
-                    raise FusionError(f"mask: expected bool (True = valid frame), got {mask.dtype}")
-                mask = mask.bool()
+            mask = as_mask(mask, (B, T), "mask (of F_p)", FusionError)
 
         h = F_p  # (B, T, C_p)
         if self.W_s is not None:

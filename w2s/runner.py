@@ -116,6 +116,7 @@ def _kernel_env(smoke: bool) -> dict:
         "HF_HUB_DISABLE_PROGRESS_BARS": "1",
         "W2S_INTERACTIVE": "0" if smoke else "1",  # smoke: figures to HTML files, not into the notebook
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+        "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),  # see w2s.utils.runtime.passive_openmp
     }
 
 

@@ -1,12 +1,14 @@
 """One training loop for every model in w2s.
 
 The model-specific part is a `step_fn(model, batch, device) -> (loss, logs)`; the loop does the rest:
-seeded shuffling, AdamW with warmup + cosine decay, gradient clipping, logging, periodic evaluation,
-resumable checkpoints (model, optimiser, scheduler, step, history, RNG states) and a wall-clock cap.
+a data order that is a pure function of (seed, epoch), AdamW with warmup + cosine decay, gradient
+clipping, logging, periodic evaluation, resumable checkpoints and a wall-clock cap. A run stopped at
+step k and resumed from its checkpoint sees the same batches and ends with the same weights as a run
+that was not stopped.
 
 Same code on one CPU, one GPU, or several GPUs: under `torchrun` or `accelerate launch` (both set
-WORLD_SIZE / RANK / LOCAL_RANK) the model is wrapped in DistributedDataParallel, the data is sharded
-with a DistributedSampler, and only rank 0 logs and writes checkpoints.
+WORLD_SIZE / RANK / LOCAL_RANK) the model is wrapped in DistributedDataParallel, each rank trains on
+its slice of every global batch (`batch_size` per rank), and only rank 0 evaluates and writes files.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 import logging
 import math
 import os
+import pickle
 import random
 import time
 from collections.abc import Callable
@@ -23,9 +26,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader
 
+from w2s.utils.io import atomic_path
+from w2s.utils.runtime import configure_threads, progress
 from w2s.utils.runtime import device as pick_device
-from w2s.utils.runtime import progress
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +38,14 @@ log = logging.getLogger(__name__)
 @dataclass
 class TrainConfig:
     max_steps: int = 1000
-    batch_size: int = 8
+    batch_size: int = 8  # per rank: the global batch is batch_size x world size
     lr: float = 1e-3
     weight_decay: float = 0.01
+    decay_1d_params: bool = True  # False: no weight decay on 1-D parameters (biases, norm gains)
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
     warmup_steps: int = 50
-    grad_clip: float = 1.0
+    grad_clip: float = 1.0  # 0: no clipping
     log_every: int = 10
     eval_every: int = 200  # 0: only at the end
     checkpoint_every: int = 200
@@ -45,15 +53,19 @@ class TrainConfig:
     seed: int = 0
     num_workers: int = 0
 
+    def __post_init__(self):
+        self.betas = tuple(self.betas)  # a list when read back from JSON
+
 
 @dataclass
 class History:
     step: list[int] = field(default_factory=list)
-    loss: list[float] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)  # mean training loss since the previous logged step
     lr: list[float] = field(default_factory=list)
     evals: list[dict] = field(default_factory=list)  # {"step": s, **metrics}
     seconds: float = 0.0
     stopped_early: bool = False
+    logs: dict[str, list[float]] = field(default_factory=dict)  # step_fn's logs, averaged like loss
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -64,7 +76,9 @@ def distributed() -> tuple[int, int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("LOCAL_RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
 
-def _lr_lambda(cfg: TrainConfig):
+def lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
+    """Linear warmup over warmup_steps, then cosine decay to 0 at max_steps (a factor on cfg.lr)."""
+
     def f(step: int) -> float:
         if step < cfg.warmup_steps:
             return (step + 1) / max(1, cfg.warmup_steps)
@@ -74,14 +88,251 @@ def _lr_lambda(cfg: TrainConfig):
     return f
 
 
+def optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": params}]
+    if not cfg.decay_1d_params:
+        groups = [{"params": [p for p in params if p.ndim >= 2]},
+                  {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]  # fmt: skip
+    groups = [g for g in groups if g["params"]]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay)
+
+
+class EpochBatches:
+    """This rank's batches of dataset indices; epoch e's order is a pure function of (seed, e).
+
+    Epoch e's order is the e-th permutation drawn from torch.Generator(seed), two draws per epoch as
+    torch's RandomSampler made them (so runs keep the data order they had before resuming was exact).
+    A global batch is `batch_size x world` consecutive indices of it; rank r takes the r-th slice, so the
+    ranks together train on what one process with the global batch trains on. The last incomplete global
+    batch is dropped; a dataset smaller than one global batch gives one batch per epoch (padded by
+    repeating the order when several ranks need equal slices).
+    """
+
+    def __init__(self, n: int, batch_size: int, seed: int = 0, rank: int = 0, world: int = 1):
+        if n < 1:
+            raise ValueError("no training examples")
+        self.n, self.batch_size, self.seed, self.rank, self.world = n, batch_size, seed, rank, world
+        self.epoch, self.skip = 0, 0
+        self._gen, self._drawn, self._order = None, 0, []  # generator after the orders of `_drawn` epochs
+
+    def __len__(self) -> int:
+        return max(1, self.n // (self.batch_size * self.world))
+
+    def order(self, epoch: int) -> list[int]:
+        if self._gen is None or epoch < self._drawn - 1:
+            self._gen, self._drawn = torch.Generator().manual_seed(self.seed), 0
+        while self._drawn <= epoch:
+            self._order = torch.randperm(self.n, generator=self._gen).tolist()
+            torch.randperm(self.n, generator=self._gen)  # RandomSampler's draw at the end of each epoch
+            self._drawn += 1
+        return self._order
+
+    def set_epoch(self, epoch: int, skip: int = 0) -> None:
+        """The next iteration yields epoch `epoch`'s batches, less the first `skip` (already trained on)."""
+        self.epoch, self.skip = epoch, skip
+
+    def __iter__(self):
+        order, g, b = self.order(self.epoch), self.batch_size * self.world, self.batch_size
+        if self.n < g and self.world > 1:
+            order = (order * math.ceil(g / self.n))[:g]
+        for i in range(self.skip, len(self)):
+            yield order[i * g + self.rank * b : i * g + (self.rank + 1) * b]
+
+
 def _rng_state() -> dict:
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """Python, numpy and torch RNG states as plain lists and tensors (loadable with weights_only=True)."""
+    version, mt, gauss = random.getstate()
+    np_state = np.random.get_state(legacy=False)  # {"bit_generator", "state": {"key": uint32 array, "pos"}, ...}
+    np_state["state"] = {"key": np_state["state"]["key"].tolist(), "pos": np_state["state"]["pos"]}
+    s = {"python": [version, list(mt), gauss], "numpy": np_state, "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        s["cuda"] = torch.cuda.get_rng_state_all()
+    return s
 
 
 def _set_rng_state(s: dict) -> None:
-    random.setstate(s["python"])
-    np.random.set_state(s["numpy"])
+    random.setstate((s["python"][0], tuple(s["python"][1]), s["python"][2]))
+    key = np.array(s["numpy"]["state"]["key"], np.uint32)
+    np.random.set_state({**s["numpy"], "state": {"key": key, "pos": s["numpy"]["state"]["pos"]}})
     torch.set_rng_state(s["torch"])
+    if "cuda" in s and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(s["cuda"])
+
+
+def _all_mean(values: list[float], world: int) -> list[float]:
+    """The mean over ranks of each value (every rank must call it)."""
+    if world == 1:
+        return values
+    t = torch.tensor(values, dtype=torch.float64)
+    torch.distributed.all_reduce(t)  # sum: gloo has no average
+    return (t / world).tolist()
+
+
+class Trainer:
+    """`fit` in pieces: set up, restore, step, log, evaluate, checkpoint. See :func:`fit`."""
+
+    def __init__(self, model, train_set, collate, step_fn, cfg: TrainConfig, out_dir=None, eval_fn=None,
+                 device=None, on_log=None):  # fmt: skip
+        self.rank, local_rank, self.world = distributed()
+        if self.world > 1 and not torch.distributed.is_initialized():
+            torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        cuda_rank = self.world > 1 and torch.cuda.is_available()
+        self.dev = torch.device(f"cuda:{local_rank}" if cuda_rank else pick_device(device))
+        self.model, self.step_fn, self.cfg = model.to(self.dev), step_fn, cfg
+        self.eval_fn, self.on_log = eval_fn, on_log
+        self.net = model
+        if self.world > 1:
+            ids = [self.dev.index] if cuda_rank else None
+            self.net = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+        self.batches = EpochBatches(len(train_set), cfg.batch_size, cfg.seed, self.rank, self.world)
+        self.loader = DataLoader(train_set, batch_sampler=self.batches, collate_fn=collate,
+                                 num_workers=cfg.num_workers)  # fmt: skip
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.opt = optimizer(model, cfg)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lr_lambda(cfg))
+        self.hist, self.step, self.epoch, self.skip = History(), 0, 0, 0  # skip: batches of `epoch` trained on
+        self.running: list[float] = []  # losses since the last logged step
+        self.running_logs: dict[str, list[float]] = {}
+        self.out_dir = Path(out_dir) if out_dir else None
+        self.ckpt = self.out_dir / "checkpoint.pt" if self.out_dir else None
+        self._rng = None  # RNG state to put back once a resumed epoch's loader is started
+
+    # -- checkpoints: everything a resumed run needs to continue exactly, loadable with weights_only=True
+
+    def save(self) -> None:
+        if self.ckpt is None or self.rank != 0:
+            return
+        epoch, skip = (self.epoch + 1, 0) if self.skip >= len(self.batches) else (self.epoch, self.skip)
+        state = {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
+                 "scheduler": self.sched.state_dict(), "step": self.step, "epoch": epoch, "skip": skip,
+                 "running": self.running, "running_logs": self.running_logs, "history": self.hist.to_json(),
+                 "rng": _rng_state(), "config": asdict(self.cfg)}  # fmt: skip
+        self.ckpt.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self.ckpt) as tmp:
+            torch.save(state, tmp)
+
+    def restore(self) -> bool:
+        if self.ckpt is None or not self.ckpt.is_file():
+            return False
+        try:
+            state = torch.load(self.ckpt, map_location="cpu", weights_only=True)  # nothing in it runs code
+        except pickle.UnpicklingError:
+            raise ValueError(f"{self.ckpt}: not a checkpoint of this version of w2s.train (it holds more than "
+                             "tensors and plain data); delete it or pass resume=False") from None  # fmt: skip
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["optimizer"])
+        self.sched.load_state_dict(state["scheduler"])
+        self.step, self.epoch, self.skip = state["step"], state["epoch"], state["skip"]
+        self.running, self.running_logs = state["running"], state["running_logs"]
+        self.hist = History(**state["history"])
+        _set_rng_state(state["rng"])
+        # mid-epoch, the uninterrupted run had started this epoch's loader (one torch draw) before the state
+        # was saved: put the state back again once the resumed loader is started
+        self._rng = state["rng"] if self.skip else None
+        log.info("resumed from %s at step %d", self.ckpt, self.step)
+        return True
+
+    # -- one step, logging, evaluation
+
+    def epoch_batches(self):
+        """The current epoch's remaining batches (collated)."""
+        self.batches.set_epoch(self.epoch, self.skip)
+        it = iter(self.loader)  # draws a torch seed for the workers, as at the start of every epoch
+        if self._rng is not None:
+            _set_rng_state(self._rng)
+            self._rng = None
+        return it
+
+    def train_step(self, batch) -> dict:
+        loss, logs = self.step_fn(self.net, batch, self.dev)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
+        self.opt.step()
+        self.sched.step()
+        self.step, self.skip = self.step + 1, self.skip + 1
+        self.running.append(float(loss.detach()))
+        for k, v in logs.items():
+            self.running_logs.setdefault(k, []).append(float(v))
+        return logs
+
+    def log(self, logs: dict) -> None:
+        """Append the means since the last logged step (over all ranks) to the history."""
+        keys = sorted(self.running_logs)
+        means = [float(np.mean(v)) for v in [self.running] + [self.running_logs[k] for k in keys]]
+        means = _all_mean(means, self.world)
+        self.hist.step.append(self.step)
+        self.hist.loss.append(means[0])
+        self.hist.lr.append(self.sched.get_last_lr()[0])
+        for k, v in zip(keys, means[1:]):
+            self.hist.logs.setdefault(k, []).append(v)
+        self.running, self.running_logs = [], {}
+        if self.on_log is not None and self.rank == 0:
+            self.on_log(self.step, self.hist, logs)
+
+    def evaluate(self) -> None:
+        if self.eval_fn is None or self.rank != 0 or (self.hist.evals and self.hist.evals[-1]["step"] == self.step):
+            return
+        self.model.eval()
+        with torch.no_grad():
+            metrics = self.eval_fn(self.model)
+        self.model.train()
+        self.hist.evals.append({"step": self.step, **metrics})
+        log.info("step %d eval %s", self.step, metrics)
+
+    def past_budget(self, t0: float) -> bool:
+        """Past max_minutes (rank 0's clock decides for all)."""
+        if self.cfg.max_minutes is None:
+            return False
+        past = [float(time.perf_counter() - t0 > 60 * self.cfg.max_minutes)]
+        if self.world > 1:
+            t = torch.tensor(past)
+            torch.distributed.broadcast(t, 0)
+            past = t.tolist()
+        return bool(past[0])
+
+    # -- the loop
+
+    def run(self, resume: bool = True) -> History:
+        cfg, hist = self.cfg, self.hist
+        if resume and self.restore():
+            hist = self.hist
+        t0 = time.perf_counter() - hist.seconds
+        self.model.train()
+        bar = progress(total=cfg.max_steps, initial=self.step, desc="train", unit="step") if self.rank == 0 else None
+        while self.step < cfg.max_steps and not hist.stopped_early:
+            for batch in self.epoch_batches():
+                logs = self.train_step(batch)
+                if bar is not None:
+                    bar.update(1)
+                if self.step % cfg.log_every == 0 or self.step == cfg.max_steps:
+                    self.log(logs)
+                if cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < cfg.max_steps:
+                    self.evaluate()
+                if self.step % cfg.checkpoint_every == 0:
+                    hist.seconds = time.perf_counter() - t0
+                    self.save()
+                if self.past_budget(t0):
+                    hist.stopped_early = True
+                    log.warning("stopped at step %d: past the %.1f min budget", self.step, cfg.max_minutes)
+                if self.step >= cfg.max_steps or hist.stopped_early:
+                    break
+            else:
+                self.epoch, self.skip = self.epoch + 1, 0
+        if bar is not None:
+            bar.close()
+        self.evaluate()
+        hist.seconds = time.perf_counter() - t0
+        self.save()
+        if self.out_dir and self.rank == 0:
+            with atomic_path(self.out_dir / "history.json") as tmp:
+                Path(tmp).write_text(json.dumps(hist.to_json(), indent=1) + "\n")
+        if self.world > 1:
+            torch.distributed.barrier()  # every rank returns once rank 0's files are written
+        self.model.eval()
+        return hist
 
 
 def fit(
@@ -96,104 +347,13 @@ def fit(
     resume: bool = True,
     on_log: Callable | None = None,
 ) -> History:
-    """Train `model` in place; returns the history. `eval_fn(model) -> dict` runs every eval_every steps.
+    """Train `model` in place; returns the history.
 
-    With `out_dir`, a checkpoint (`checkpoint.pt`) is written every `checkpoint_every` steps and at the
-    end, and picked up again when `resume` is true, so an interrupted run continues where it stopped.
+    `step_fn(model, batch, device) -> (loss, logs)` with `logs` a dict of numbers (averaged into
+    `History.logs`); `eval_fn(model) -> dict` runs every eval_every steps and at the end;
+    `on_log(step, history, logs)` at every logged step. With `out_dir`, a checkpoint (`checkpoint.pt`)
+    is written every `checkpoint_every` steps and at the end, and picked up again when `resume` is true,
+    so an interrupted run continues exactly where it stopped; `history.json` is written at the end.
     """
-    from torch.utils.data import DataLoader, RandomSampler
-    from torch.utils.data.distributed import DistributedSampler
-
-    rank, local_rank, world = distributed()
-    if world > 1 and not torch.distributed.is_initialized():
-        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    dev = torch.device(f"cuda:{local_rank}" if world > 1 and torch.cuda.is_available() else pick_device(device))
-    model.to(dev)
-    net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None) if world > 1 else model
-
-    gen = torch.Generator().manual_seed(cfg.seed)
-    sampler = DistributedSampler(train_set, seed=cfg.seed) if world > 1 else RandomSampler(train_set, generator=gen)
-    loader = DataLoader(train_set, batch_size=cfg.batch_size, sampler=sampler, collate_fn=collate,
-                        num_workers=cfg.num_workers, drop_last=len(train_set) >= cfg.batch_size)  # fmt: skip
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg))
-    hist, step, epoch = History(), 0, 0
-
-    ckpt = Path(out_dir) / "checkpoint.pt" if out_dir else None
-    if ckpt and resume and ckpt.is_file():
-        state = torch.load(ckpt, map_location=dev, weights_only=False)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        step, epoch, hist = state["step"], state["epoch"], History(**state["history"])
-        _set_rng_state(state["rng"])
-        gen.set_state(state["sampler_rng"])
-        log.info("resumed from %s at step %d", ckpt, step)
-
-    def save():
-        if ckpt is None or rank != 0:
-            return
-        ckpt.parent.mkdir(parents=True, exist_ok=True)
-        tmp = ckpt.with_suffix(".tmp")
-        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                    "step": step, "epoch": epoch, "history": hist.to_json(), "rng": _rng_state(),
-                    "sampler_rng": gen.get_state(), "config": asdict(cfg)}, tmp)  # fmt: skip
-        os.replace(tmp, ckpt)
-
-    def evaluate():
-        if eval_fn is None or rank != 0:
-            return
-        model.eval()
-        with torch.no_grad():
-            metrics = eval_fn(model)
-        model.train()
-        hist.evals.append({"step": step, **metrics})
-        log.info("step %d eval %s", step, metrics)
-
-    t0 = time.perf_counter() - hist.seconds
-    model.train()
-    bar = progress(total=cfg.max_steps, initial=step, desc="train", unit="step") if rank == 0 else None
-    running = []
-    while step < cfg.max_steps and not hist.stopped_early:
-        if isinstance(sampler, DistributedSampler):
-            sampler.set_epoch(epoch)
-        for batch in loader:
-            loss, logs = step_fn(net, batch, dev)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip:
-                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-            opt.step()
-            sched.step()
-            step += 1
-            running.append(float(loss.detach()))
-            if bar is not None:
-                bar.update(1)
-            if step % cfg.log_every == 0 or step == cfg.max_steps:
-                hist.step.append(step)
-                hist.loss.append(float(np.mean(running)))
-                hist.lr.append(sched.get_last_lr()[0])
-                running = []
-                if on_log is not None and rank == 0:
-                    on_log(step, hist, logs)
-            if cfg.eval_every and step % cfg.eval_every == 0 and step < cfg.max_steps:
-                evaluate()
-            if step % cfg.checkpoint_every == 0:
-                hist.seconds = time.perf_counter() - t0
-                save()
-            if cfg.max_minutes is not None and time.perf_counter() - t0 > 60 * cfg.max_minutes:
-                hist.stopped_early = True
-                log.warning("stopped at step %d: past the %.1f min budget", step, cfg.max_minutes)
-            if step >= cfg.max_steps or hist.stopped_early:
-                break
-        epoch += 1
-    if bar is not None:
-        bar.close()
-    evaluate()
-    hist.seconds = time.perf_counter() - t0
-    save()
-    if out_dir and rank == 0:
-        (Path(out_dir) / "history.json").write_text(json.dumps(hist.to_json(), indent=1) + "\n")
-    model.eval()
-    return hist
+    configure_threads()
+    return Trainer(model, train_set, collate, step_fn, cfg, out_dir, eval_fn, device, on_log).run(resume)

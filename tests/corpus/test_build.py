@@ -57,8 +57,8 @@ def test_reader_batches_of_four(smoke_corpus):
     assert len(ds) == 32
     loader = torch.utils.data.DataLoader(ds, batch_size=4, collate_fn=collate)
     batch = next(iter(loader))
-    assert batch["vertices"].shape[0] == 4 and batch["vertex_mask"].any(1).all()
-    assert batch["vertices"].shape[2] == len(ds[0]["template"])
+    assert batch.vertices.shape[0] == 4 and batch.vertex_mask.any(1).all()
+    assert batch.vertices.shape[2] == len(ds[0]["template"])
 
 
 def test_failed_build_leaves_nothing(tmp_path, monkeypatch):

@@ -14,18 +14,9 @@ import torch
 from torch.utils.data import DataLoader
 
 from w2s.data.audio import AudioError, load_audio
-from w2s.data.faces import (
-    BIWI,
-    VOCASET,
-    DatasetError,
-    FaceDataset,
-    collate,
-    load_alignments,
-    load_templates,
-    pair_word_spans,
-    parse_stem,
-    spec_from_folder,
-)
+from w2s.data.faces import FaceDataset, collate
+from w2s.data.files import load_alignments, load_templates, pair_word_spans, parse_stem
+from w2s.data.spec import BIWI, VOCASET, DatasetError, spec_from_folder
 from w2s.utils.io import write_json
 
 V = 5  # vertices per mesh in the fixtures (5023 for VOCASET, 23370 for BIWI)
@@ -315,19 +306,19 @@ def test_dataloader_batches_with_padding_and_masks(own):
     batch = next(iter(DataLoader(ds, batch_size=4, collate_fn=collate)))
     lengths = [len(ds[i]["audio"]) for i in range(4)]
     frames = [len(ds[i]["vertices"]) for i in range(4)]
-    assert batch["audio"].shape == (4, max(lengths))
-    assert batch["vertices"].shape == (4, max(frames), V, 3)
-    assert batch["audio_mask"].dtype == torch.bool and batch["audio_mask"].sum(1).tolist() == lengths
-    assert batch["vertex_mask"].sum(1).tolist() == frames
-    assert batch["template"].shape == (4, V, 3)
-    assert batch["subject_index"].tolist() == [0, 0, 1, 1]
-    assert batch["stem"] == ds.stems and batch["fps"] == 30
+    assert batch.audio.shape == (4, max(lengths))
+    assert batch.vertices.shape == (4, max(frames), V, 3)
+    assert batch.audio_mask.dtype == torch.bool and batch.audio_mask.sum(1).tolist() == lengths
+    assert batch.vertex_mask.sum(1).tolist() == frames
+    assert batch.template.shape == (4, V, 3)
+    assert batch.subject_index.tolist() == [0, 0, 1, 1]
+    assert batch.stems == ds.stems and batch.fps == 30
     short = int(np.argmin(frames))
-    assert not batch["vertices"][short, frames[short] :].any()  # zero padding past the end
-    torch.testing.assert_close(batch["vertices"][short, : frames[short]], ds[short]["vertices"])
+    assert not batch.vertices[short, frames[short] :].any()  # zero padding past the end
+    torch.testing.assert_close(batch.vertices[short, : frames[short]], ds[short]["vertices"])
 
     one = next(iter(DataLoader(ds, batch_size=1, collate_fn=collate)))
-    assert one["audio"].shape == (1, lengths[0]) and bool(one["vertex_mask"].all())
+    assert one.audio.shape == (1, lengths[0]) and bool(one.vertex_mask.all())
 
 
 def test_folder_without_splits_json(tmp_path):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from w2s.data.faces import pair_word_spans
+from w2s.data.files import pair_word_spans
 from w2s.evaluation import metrics
 
 # Two frames, three vertices; ground truth at the origin, so the error is the prediction itself.

@@ -41,6 +41,7 @@ def test_speech_set_is_disjoint_from_heldout(smoke, tmp_path, monkeypatch):
     assert all(p.is_file() for p in paths) and len(key) == 64
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("config", ["tiny", "lite"])
 def test_train_save_reload_and_cache(smoke, tmp_path, monkeypatch, config):
     monkeypatch.setenv("W2S_DATA_DIR", str(tmp_path))
@@ -56,6 +57,7 @@ def test_train_save_reload_and_cache(smoke, tmp_path, monkeypatch, config):
         assert np.array_equal(a.numpy(), b.numpy())
 
 
+@pytest.mark.slow
 def test_cli_wav2sem_train(smoke, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("W2S_DATA_DIR", str(tmp_path / "data"))
     out = tmp_path / "run"

@@ -68,10 +68,3 @@ def viseme_of(symbol: str) -> str:
             f"phoneme {symbol!r} has no viseme class; add it to w2s/corpus/visemes.py"
         ) from None
 
-
-def viseme_index(symbol: str) -> int:
-    return VISEME_CLASSES.index(viseme_of(symbol))
-
-
-def is_vowel(symbol: str) -> bool:
-    return viseme_of(symbol).endswith("_vowel") and symbol.lstrip("ˈˌ") != "j"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-SAMPLE_RATE = 16_000  # what every model in w2s reads
+from w2s.corpus.speech import SAMPLE_RATE  # what every model in w2s reads
 
 
 class AudioError(ValueError):

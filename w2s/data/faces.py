@@ -27,13 +27,9 @@ Pickles can run code when loaded: only read ``templates.pkl`` files from sources
 
 from __future__ import annotations
 
-import json
 import math
-import pickle
-import re
 import warnings
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -41,274 +37,17 @@ import torch
 from torch.utils.data import Dataset
 
 from w2s.data.audio import SAMPLE_RATE, AudioError, audio_info, load_audio
-
-
-class DatasetError(ValueError):
-    """A dataset folder or file that cannot be used; the message names the file and the problem."""
-
-
-# ---------------------------------------------------------------------------------------------
-# specs
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """What a dataset is: name, frame rate, vertex count and splits.
-
-    fps: frame rate of the vertices *as served* (after the stride).
-    frame_stride: keep every n-th frame of the files (VOCASET stores 60 fps: stride 2 -> 30 fps).
-    n_vertices: expected vertex count, or None to accept the templates' count.
-    splits: ``{split: (subjects, (first, last))}``, sentence range inclusive; ``(first, last)`` may be
-        None for "every sentence". The subjects of the ``train`` split, in order, define
-        ``subject_index`` (the one-hot order of the official checkpoints).
-    """
-
-    name: str
-    fps: float
-    frame_stride: int = 1
-    n_vertices: int | None = None
-    splits: dict = field(default_factory=dict)
-
-    def __post_init__(self):
-        if self.fps <= 0:
-            raise ValueError(f"DatasetSpec {self.name}: fps must be positive, got {self.fps}")
-        if int(self.frame_stride) != self.frame_stride or self.frame_stride < 1:
-            raise ValueError(f"DatasetSpec {self.name}: frame_stride must be a positive integer")
-        splits = {}
-        for k, v in dict(self.splits).items():
-            subjects, rng = v
-            if isinstance(subjects, str):
-                raise ValueError(
-                    f"DatasetSpec {self.name}: split {k!r}: subjects must be a list, not a string"
-                )
-            rng = None if rng is None else (int(rng[0]), int(rng[1]))
-            splits[str(k)] = (tuple(str(s) for s in subjects), rng)
-        object.__setattr__(self, "splits", splits)
-
-    @property
-    def native_fps(self) -> float:
-        """Frame rate of the vertex files (before the stride)."""
-        return self.fps * self.frame_stride
-
-    @property
-    def train_subjects(self) -> list[str]:
-        return list(self.splits["train"][0]) if "train" in self.splits else []
-
-    def replace(self, **changes) -> DatasetSpec:
-        """A copy with some fields changed, e.g. ``VOCASET.replace(n_vertices=None)`` for a small fixture."""
-        return replace(self, **changes)
-
-
-_VOCA_TRAIN = [
-    "FaceTalk_170728_03272_TA",
-    "FaceTalk_170904_00128_TA",
-    "FaceTalk_170725_00137_TA",
-    "FaceTalk_170915_00223_TA",
-    "FaceTalk_170811_03274_TA",
-    "FaceTalk_170913_03279_TA",
-    "FaceTalk_170904_03276_TA",
-    "FaceTalk_170912_03278_TA",
-]
-VOCASET = DatasetSpec(
-    name="vocaset",
-    fps=30,
-    frame_stride=2,  # files are 60 fps; FaceFormer/CodeTalker take every 2nd frame
-    n_vertices=5023,  # FLAME topology
-    splits={
-        "train": (_VOCA_TRAIN, (1, 40)),
-        "val": (["FaceTalk_170811_03275_TA", "FaceTalk_170908_03277_TA"], (21, 40)),
-        "test": (["FaceTalk_170809_00138_TA", "FaceTalk_170731_00024_TA"], (21, 40)),
-    },
+from w2s.data.batch import Batch, pad
+from w2s.data.files import (
+    REGION_FILES,
+    load_alignments,
+    load_faces,
+    load_region,
+    load_templates,
+    load_transcripts,
+    parse_stem,
 )
-
-_BIWI_TRAIN = ["F2", "F3", "F4", "M3", "M4", "M5"]
-BIWI = DatasetSpec(
-    name="biwi",
-    fps=25,
-    frame_stride=1,
-    n_vertices=23370,
-    splits={
-        "train": (_BIWI_TRAIN, (1, 32)),
-        "val": (_BIWI_TRAIN, (33, 36)),
-        "test_a": (_BIWI_TRAIN, (37, 40)),  # seen subjects, conditioned on their own identity
-        "test_b": (["F1", "F5", "F6", "F7", "F8", "M1", "M2", "M6"], (37, 40)),  # unseen subjects
-    },
-)
-
-
-def _read_json(path: Path, what: str):
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except json.JSONDecodeError as e:
-        raise DatasetError(f"{path}: not valid JSON ({e})") from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise DatasetError(f"cannot read {what} {path}: {e}") from e
-
-
-def spec_from_folder(root) -> DatasetSpec:
-    """The spec of a corpus built by w2s, from ``ROOT/splits.json`` and ``ROOT/corpus.json``.
-
-    ``splits.json``: ``{"train": {"subjects": [...], "sentences": [lo, hi]}, "val": ..., ...}``; a
-    missing or null ``sentences`` means every sentence. Without ``splits.json`` the spec has no
-    splits (use ``split="all"``). ``corpus.json`` (optional) may give ``name``, ``fps`` (default 30),
-    ``frame_stride`` (default 1) and ``n_vertices``.
-    """
-    root = Path(root)
-    if not root.is_dir():
-        raise DatasetError(f"dataset folder {root} does not exist")
-    meta = {}
-    if (root / "corpus.json").is_file():
-        meta = _read_json(root / "corpus.json", "corpus metadata")
-        if not isinstance(meta, dict):
-            raise DatasetError(f"{root / 'corpus.json'}: expected a JSON object")
-    splits = {}
-    sp = root / "splits.json"
-    if sp.is_file():
-        raw = _read_json(sp, "splits file")
-        if not isinstance(raw, dict):
-            raise DatasetError(f"{sp}: expected a JSON object {{split: {{subjects, sentences}}}}")
-        for name, entry in raw.items():
-            if not isinstance(entry, dict) or not isinstance(entry.get("subjects"), list):
-                raise DatasetError(f"{sp}: split {name!r} needs a 'subjects' list")
-            rng = entry.get("sentences")
-            if rng is not None:
-                if not (isinstance(rng, list) and len(rng) == 2 and all(isinstance(r, int) for r in rng)):
-                    raise DatasetError(
-                        f"{sp}: split {name!r}: 'sentences' must be [first, last], got {rng!r}"
-                    )
-                rng = (rng[0], rng[1])
-            splits[name] = (entry["subjects"], rng)
-    try:
-        return DatasetSpec(
-            name=str(meta.get("name", root.name)),
-            fps=float(meta.get("fps", 30)),
-            frame_stride=int(meta.get("frame_stride", 1)),
-            n_vertices=None if meta.get("n_vertices") is None else int(meta["n_vertices"]),
-            splits=splits,
-        )
-    except (TypeError, ValueError) as e:
-        raise DatasetError(f"{root}: bad corpus.json / splits.json: {e}") from e
-
-
-# ---------------------------------------------------------------------------------------------
-# files
-
-
-def parse_stem(stem: str) -> tuple[str, int]:
-    """``"FaceTalk_170728_03272_TA_sentence01"`` -> ``("FaceTalk_170728_03272_TA", 1)``; ``"F2_e37"`` -> ``("F2", 37)``."""
-    subject, sep, last = stem.rpartition("_")
-    m = re.search(r"(\d+)$", last)
-    if not sep or not subject or m is None:
-        raise ValueError(f"file name {stem!r} is not SUBJECT_SENTENCE (e.g. F2_e01, X_sentence01)")
-    return subject, int(m.group(1))
-
-
-def load_templates(path) -> dict[str, np.ndarray]:
-    """``templates.pkl`` as ``{subject: float32 (V, 3)}``.
-
-    Python-2 pickles (VOCA's and FaceFormer's) store array bytes as py2 ``str`` and need
-    ``encoding="latin1"``, which is harmless for python-3 pickles, so it is always used.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"templates file {path} does not exist")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # old pickles name numpy.core
-            with open(path, "rb") as f:
-                raw = pickle.load(f, encoding="latin1")
-    except Exception as e:
-        raise DatasetError(f"cannot read templates file {path}: {type(e).__name__}: {e}") from e
-    if not isinstance(raw, dict):
-        raise DatasetError(
-            f"templates file {path}: expected a dict {{subject: (V, 3) array}}, got {type(raw).__name__}"
-        )
-    out = {}
-    for k, v in raw.items():
-        name = k.decode("latin1") if isinstance(k, bytes) else str(k)
-        try:
-            a = np.asarray(v, dtype=np.float32)
-        except (TypeError, ValueError) as e:
-            raise DatasetError(f"templates file {path}: subject {name!r}: not a numeric array") from e
-        if a.ndim == 1 and a.size % 3 == 0:
-            a = a.reshape(-1, 3)
-        if a.ndim != 2 or a.shape[1] != 3 or a.shape[0] == 0:
-            raise DatasetError(
-                f"templates file {path}: subject {name!r}: expected shape (V, 3), got {a.shape}"
-            )
-        if not np.isfinite(a).all():
-            raise DatasetError(f"templates file {path}: subject {name!r}: template contains NaN/inf")
-        out[name] = a
-    return out
-
-
-def load_region(path, n_vertices: int | None = None) -> np.ndarray:
-    """Vertex indices from a text file: integers separated by whitespace and/or commas."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise DatasetError(f"cannot read region file {path}: {e}") from e
-    tokens = [t for t in re.split(r"[\s,]+", text) if t]
-    try:
-        idx = np.array([int(t) for t in tokens], dtype=np.int64)
-    except ValueError as e:
-        raise DatasetError(f"region file {path}: not a list of integer vertex indices ({e})") from e
-    if idx.size == 0:
-        raise DatasetError(f"region file {path} is empty")
-    if idx.min() < 0 or (n_vertices is not None and idx.max() >= n_vertices):
-        raise DatasetError(
-            f"region file {path}: indices range over [{idx.min()}, {idx.max()}] "
-            f"but the mesh has {n_vertices} vertices"
-        )
-    return idx
-
-
-_REGION_FILES = {"lips": ("lips.txt", "lve.txt"), "upper_face": ("upper_face.txt", "fdd.txt")}
-
-
-def load_transcripts(root) -> dict[str, str]:
-    """``ROOT/transcripts.json`` ({stem: text}), or {} when absent."""
-    p = Path(root) / "transcripts.json"
-    if not p.is_file():
-        return {}
-    d = _read_json(p, "transcripts file")
-    if not isinstance(d, dict):
-        raise DatasetError(f"{p}: expected a JSON object {{stem: text}}")
-    return {str(k): str(v) for k, v in d.items()}
-
-
-def load_alignments(root) -> dict[str, dict]:
-    """``ROOT/alignments.json`` ({stem: {"phonemes": [...], "words": [...]}}), or {} when absent."""
-    p = Path(root) / "alignments.json"
-    if not p.is_file():
-        return {}
-    d = _read_json(p, "alignments file")
-    if not isinstance(d, dict) or not all(isinstance(v, dict) for v in d.values()):
-        raise DatasetError(f"{p}: expected a JSON object {{stem: {{'phonemes': [...], 'words': [...]}}}}")
-    return d
-
-
-def _norm_word(w: str) -> str:
-    return re.sub(r"[^\w']+", "", str(w).casefold()).strip("'")
-
-
-def pair_word_spans(alignment, words: Iterable[str]) -> list[tuple[float, float]]:
-    """Time spans ``(start_s, end_s)`` of the words of `alignment` that are in `words`.
-
-    Matching ignores case and punctuation (``"Thin,"`` matches ``"thin"``; inner apostrophes are kept).
-    `alignment` is one entry of ``alignments.json`` (a dict with ``"words"``) or its word list.
-    The result feeds :func:`w2s.evaluation.metrics.homophone_lve`.
-    """
-    wanted = {_norm_word(w) for w in words} - {""}
-    items = alignment.get("words", []) if isinstance(alignment, dict) else list(alignment or [])
-    spans = []
-    for w in items:
-        if _norm_word(w.get("word", "")) in wanted:
-            spans.append((float(w["start"]), float(w["end"])))
-    return spans
-
+from w2s.data.spec import DatasetError, DatasetSpec, spec_from_folder
 
 # ---------------------------------------------------------------------------------------------
 # dataset
@@ -498,7 +237,7 @@ class FaceDataset(Dataset):
         return _Entry(stem, subj, sent, wav, npy, n_frames)
 
     def _region(self, key: str) -> np.ndarray | None:
-        for name in _REGION_FILES[key]:
+        for name in REGION_FILES[key]:
             p = self.root / "regions" / name
             if p.is_file():
                 return load_region(p, self.n_vertices)
@@ -506,17 +245,7 @@ class FaceDataset(Dataset):
 
     def _faces(self) -> np.ndarray | None:
         p = self.root / "faces.npy"
-        if not p.is_file():
-            return None
-        try:
-            f = np.load(p, allow_pickle=False)
-        except Exception as e:
-            raise DatasetError(f"cannot read faces file {p}: {e}") from e
-        if f.ndim != 2 or f.shape[1] != 3 or not np.issubdtype(f.dtype, np.integer):
-            raise DatasetError(f"faces file {p}: expected integer (F, 3) triangles, got {f.dtype} {f.shape}")
-        if f.size and (f.min() < 0 or f.max() >= self.n_vertices):
-            raise DatasetError(f"faces file {p}: indices outside [0, {self.n_vertices - 1}]")
-        return f.astype(np.int64)
+        return load_faces(p, self.n_vertices) if p.is_file() else None
 
     # -- access ------------------------------------------------------------------------------
 
@@ -601,46 +330,35 @@ def _vertex_count(shape: tuple) -> int | None:
 # batching
 
 
-def collate(batch: list[dict]) -> dict:
+def collate(items: list[dict]) -> Batch:
     """Batch items of :class:`FaceDataset` (any batch size, 1 included), padding to the longest.
 
-    Returns ``audio`` (B, N) and ``vertices`` (B, T, V, 3), zero-padded, with ``audio_mask`` (B, N)
-    and ``vertex_mask`` (B, T) bool masks (True = real sample/frame), ``audio_lengths`` and
-    ``vertex_lengths`` (B,) int64, ``template`` (B, V, 3), ``subject_index`` (B,) int64, ``fps``
-    (a float; all items must share it), and lists ``stem``, ``subject``, ``sentence``,
-    ``transcript`` and ``alignment`` (None where an item has none).
+    A :class:`w2s.data.batch.Batch`: ``audio`` (B, N) and ``vertices`` (B, T, V, 3) zero-padded with
+    their masks, ``template`` (B, V, 3), ``subject_index`` (B,), ``fps`` (all items must share it), the
+    lists ``stems``, ``subjects``, ``sentences``, ``transcripts``, ``alignments`` (None where an item
+    has none); ``features`` (F_p) and ``F_s`` when every item carries them.
     """
-    if not batch:
+    if not items:
         raise ValueError("collate: empty batch")
-    fps = {float(b["fps"]) for b in batch}
+    fps = {float(b["fps"]) for b in items}
     if len(fps) > 1:
         raise ValueError(f"collate: items have different frame rates {sorted(fps)}")
-    n_vert = {tuple(b["vertices"].shape[1:]) for b in batch} | {tuple(b["template"].shape) for b in batch}
+    n_vert = {tuple(b["vertices"].shape[1:]) for b in items} | {tuple(b["template"].shape) for b in items}
     if len(n_vert) > 1:
         raise ValueError(f"collate: items have different vertex counts {sorted(n_vert)}")
-    audio = [torch.as_tensor(b["audio"], dtype=torch.float32) for b in batch]
-    verts = [torch.as_tensor(b["vertices"], dtype=torch.float32) for b in batch]
-    a_len = torch.tensor([len(a) for a in audio], dtype=torch.long)
-    v_len = torch.tensor([len(v) for v in verts], dtype=torch.long)
-    B = len(batch)
-    a_out = torch.zeros(B, int(a_len.max()), dtype=torch.float32)
-    v_out = torch.zeros(B, int(v_len.max()), *verts[0].shape[1:], dtype=torch.float32)
-    for i, (a, v) in enumerate(zip(audio, verts, strict=True)):
-        a_out[i, : len(a)] = a
-        v_out[i, : len(v)] = v
-    return {
-        "audio": a_out,
-        "audio_mask": torch.arange(a_out.shape[1])[None, :] < a_len[:, None],
-        "audio_lengths": a_len,
-        "vertices": v_out,
-        "vertex_mask": torch.arange(v_out.shape[1])[None, :] < v_len[:, None],
-        "vertex_lengths": v_len,
-        "template": torch.stack([torch.as_tensor(b["template"], dtype=torch.float32) for b in batch]),
-        "subject_index": torch.tensor([int(b["subject_index"]) for b in batch], dtype=torch.long),
-        "fps": fps.pop(),
-        "stem": [b["stem"] for b in batch],
-        "subject": [b["subject"] for b in batch],
-        "sentence": [b["sentence"] for b in batch],
-        "transcript": [b.get("transcript") for b in batch],
-        "alignment": [b.get("alignment") for b in batch],
-    }
+    audio, audio_mask = pad([b["audio"] for b in items])  # (B, N)
+    vertices, vertex_mask = pad([b["vertices"] for b in items])  # (B, T, V, 3)
+    features = feature_mask = F_s = None
+    if all("features" in b for b in items):  # F_p, when a dataset adds it
+        features, feature_mask = pad([b["features"] for b in items])  # (B, T, C_p)
+    if all("F_s" in b for b in items):
+        F_s = torch.stack([torch.as_tensor(b["F_s"], dtype=torch.float32) for b in items])  # (B, C_s)
+    return Batch(
+        template=torch.stack([torch.as_tensor(b["template"], dtype=torch.float32) for b in items]),
+        subject_index=torch.tensor([int(b["subject_index"]) for b in items], dtype=torch.long),
+        vertices=vertices, vertex_mask=vertex_mask, audio=audio, audio_mask=audio_mask,
+        features=features, feature_mask=feature_mask, F_s=F_s, fps=fps.pop(),
+        stems=[b["stem"] for b in items], subjects=[b["subject"] for b in items],
+        sentences=[b["sentence"] for b in items], transcripts=[b.get("transcript") for b in items],
+        alignments=[b.get("alignment") for b in items],
+    )  # fmt: skip

@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 
 from w2s.data.audio import SAMPLE_RATE
+from w2s.data.batch import pad
 from w2s.encoders.base import Encoder, EncoderError, check_audio, conv_frames, pad_to, receptive_field
 from w2s.utils.hashing import sha256_tensors, stable_json
 from w2s.utils.runtime import device as pick_device
@@ -94,13 +95,8 @@ class HFEncoder(Encoder):
                        return_attention_mask=len(xs) > 1)  # fmt: skip
             x, mask = batch["input_values"], batch.get("attention_mask")
         else:
-            n = max(len(a) for a in xs)
-            x = torch.zeros(len(xs), n)
-            mask = torch.zeros(len(xs), n, dtype=torch.long)
-            for i, a in enumerate(xs):
-                x[i, : len(a)] = torch.from_numpy(a)
-                mask[i, : len(a)] = 1
-            mask = mask if len(xs) > 1 else None
+            x, m = pad(xs)  # (B, N)
+            mask = m.long() if len(xs) > 1 else None
         return x.to(self.device, torch.float32), None if mask is None else mask.to(self.device), [len(a) for a in xs]
 
     def _forward(self, audios: list[np.ndarray]) -> list[np.ndarray]:

@@ -28,22 +28,16 @@ the mean of the frames whose centre time (k + 0.5) / rate falls inside the word'
 from __future__ import annotations
 
 import math
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from w2s.data.faces import parse_stem
+from w2s.corpus.pairs import GROUPS
+from w2s.data.files import normalise_word, parse_stem
 
-GROUPS = ("near", "same_viseme", "far")
 MIN_PHONEME_FRAMES = 20  # phonemes with fewer labelled frames get no row in the coupling matrix
-
-
-def normalise_word(word: str) -> str:
-    """Lowercase, punctuation stripped ("Bad," -> "bad"; inner apostrophes kept: "don't")."""
-    return re.sub(r"[^\w']", "", word.lower()).strip("'")
 
 
 # ---------------------------------------------------------------------------------------------

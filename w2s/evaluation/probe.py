@@ -18,7 +18,7 @@ import warnings
 
 import numpy as np
 
-from w2s.data.faces import parse_stem
+from w2s.data.files import parse_stem
 from w2s.evaluation.coupling import frame_labels
 
 

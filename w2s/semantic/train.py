@@ -21,14 +21,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from w2s.corpus.speech_set import load_or_build_speech_set, read_manifest
 from w2s.data.audio import load_audio
-from w2s.data.faces import FaceDataset, parse_stem
-from w2s.data.librispeech import load_or_build_speech_set, load_speech_set, read_librispeech, read_manifest
+from w2s.data.batch import pad
+from w2s.data.corpus import Corpus
+from w2s.data.files import parse_stem
+from w2s.data.librispeech import load_speech_set, read_librispeech
 from w2s.encoders import cached_encode
 from w2s.encoders.loading import load_encoder
 from w2s.semantic.targets import cached_embed, load_text_model
-from w2s.semantic.wav2sem import Wav2Sem, Wav2SemConfig, pad_audio, pad_features
+from w2s.semantic.wav2sem import Wav2Sem, Wav2SemConfig
 from w2s.train import History, TrainConfig, fit
+from w2s.utils.hashing import key_of
 from w2s.utils.paths import data_dir
 from w2s.utils.runtime import set_seed
 
@@ -96,10 +100,8 @@ class FeatureTargets(torch.utils.data.Dataset):
 
 
 def collate(items):
-    """Pad the inputs (audio (B, N) or features (B, T, D)) and return a left-aligned valid mask."""
-
-    xs = [x for x, _ in items]
-    x, mask = pad_audio(xs) if xs[0].ndim == 1 else pad_features(xs)
+    """(inputs (B, N) audio or (B, T, D) features, zero-padded; their (B, N | T) bool mask; targets (B, D))."""
+    x, mask = pad([x for x, _ in items])
     return x, mask, torch.stack([t for _, t in items])
 
 
@@ -149,20 +151,6 @@ def evaluate(pred: np.ndarray, target_rows: np.ndarray, texts: list[str]) -> dic
 def _split(n: int, val_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     order = np.random.default_rng(seed).permutation(n)
     return np.sort(order[val_size:]), np.sort(order[:val_size])
-
-
-def predict(model, inputs: list[np.ndarray], batch_size: int = 8) -> np.ndarray:
-    """F_s for raw audio (tiny/paper) or host features (lite), in eval mode."""
-
-    model.eval()
-    dev = next(model.parameters()).device
-    out = []
-    with torch.no_grad():
-        for s in range(0, len(inputs), batch_size):
-            xs = [torch.as_tensor(np.asarray(x, dtype=np.float32)) for x in inputs[s : s + batch_size]]
-            x, mask = pad_audio(xs) if xs[0].ndim == 1 else pad_features(xs)
-            out.append(model(x.to(dev), mask.to(dev)).cpu().numpy())
-    return np.concatenate(out)
 
 
 def host_encoder(recipe: Wav2SemRecipe, corpus_dir=None):
@@ -216,7 +204,7 @@ def train_wav2sem(
         return loss, {}
 
     def eval_fn(m):
-        return evaluate(predict(m, val_inputs), targets[va], val_texts)
+        return evaluate(m.predict(val_inputs), targets[va], val_texts)
 
     hist: History = fit(model, train_set, collate, step_fn, recipe.train, out_dir=out_dir / "train",
                         eval_fn=eval_fn, resume=resume, on_log=on_log)  # fmt: skip
@@ -233,11 +221,15 @@ def _recipe_json(recipe: Wav2SemRecipe) -> dict:
     return d
 
 
-def recipe_key(recipe: Wav2SemRecipe, data_key: str) -> str:
-    import hashlib
+# TrainConfig fields added after the first models were cached: keyed only when changed, so that
+# models trained before they existed (with these very values) are found again
+_LATER_TRAIN_FIELDS = {"decay_1d_params": True, "betas": (0.9, 0.999), "eps": 1e-8}
 
-    blob = json.dumps({"recipe": _recipe_json(recipe), "data": data_key, "v": 1}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+def recipe_key(recipe: Wav2SemRecipe, data_key: str) -> str:
+    d = _recipe_json(recipe)
+    d["train"] = {k: v for k, v in d["train"].items() if not (k in _LATER_TRAIN_FIELDS and v == _LATER_TRAIN_FIELDS[k])}
+    return key_of({"recipe": d, "data": data_key, "v": 1}, n=12)
 
 
 def load_or_train(audio_paths, texts, recipe: Wav2SemRecipe, data_key: str, root=None, on_log=None, host_corpus=None):
@@ -260,17 +252,22 @@ def load_or_train(audio_paths, texts, recipe: Wav2SemRecipe, data_key: str, root
 
 
 # ---------------------------------------------------------------------------------------------
-# data sources and held-out evaluation
+# data sources, the training schedule, and held-out evaluation
+
+
+def train_config(steps: int, lr: float = 1e-3, batch_size: int = 8, seed: int = 0) -> TrainConfig:
+    """The schedule `w2s wav2sem train` and notebook 02 use: warm-up over 10 % of the steps (at most 80),
+    a log entry every 10 % (at most every 10 steps), four evaluations and four checkpoints."""
+    return TrainConfig(max_steps=steps, batch_size=batch_size, lr=lr, warmup_steps=max(1, min(80, steps // 10)),
+                       log_every=max(1, min(10, steps // 10)), eval_every=max(1, steps // 4),
+                       checkpoint_every=max(1, steps // 4), seed=seed)  # fmt: skip
 
 
 def heldout_texts(corpus_dir) -> list[str]:
-    """Transcripts of the face corpus's validation and test sentences: never used for training."""
-
-    corpus_dir = Path(corpus_dir)
-    splits = json.loads((corpus_dir / "splits.json").read_text(encoding="utf-8"))
-    transcripts = json.loads((corpus_dir / "transcripts.json").read_text(encoding="utf-8"))
-    held = set(splits["val"]["subjects"]) | set(splits["test"]["subjects"])
-    return sorted({t for stem, t in transcripts.items() if parse_stem(stem)[0] in held})
+    """Transcripts of the face corpus's validation and test speakers: never used for training."""
+    corpus = Corpus.open(corpus_dir)
+    held = set(corpus.subjects("val")) | set(corpus.subjects("test"))
+    return sorted({t for stem, t in corpus.transcripts.items() if parse_stem(stem)[0] in held})
 
 
 def speech_set_pairs(n: int, corpus_dir, seed: int = 0) -> tuple[list[Path], list[str], str]:
@@ -290,18 +287,26 @@ def librispeech_pairs(root, subsets=None) -> tuple[list[Path], list[str], str]:
     return [u.path for u in utts], [u.text for u in utts], key
 
 
+def training_pairs(corpus_dir=None, n_speech: int = 2000, seed: int = 0, librispeech_dir=None):
+    """(audio paths, sentences, data key) to train on: every LibriSpeech utterance under `librispeech_dir`
+    when one is given, else `n_speech` synthesized utterances disjoint from `corpus_dir`'s held-out sentences."""
+    if librispeech_dir:
+        return librispeech_pairs(librispeech_dir)
+    if corpus_dir is None:
+        raise ValueError("training data: give a face corpus (for the synthesized speech set) or a LibriSpeech folder")
+    return speech_set_pairs(n_speech, corpus_dir, seed)
+
+
 def evaluate_on_corpus(model, recipe: Wav2SemRecipe, corpus_dir, split: str = "test") -> dict:
     """Held-out retrieval on the face corpus's `split` (unseen speakers, sentences never trained on)."""
-
-    ds = FaceDataset(corpus_dir, split=split)
-    transcripts = json.loads((Path(corpus_dir) / "transcripts.json").read_text(encoding="utf-8"))
-    texts = [transcripts[s] for s in ds.stems]
-    wavs = [load_audio(Path(corpus_dir) / "wav" / f"{s}.wav") for s in ds.stems]
+    corpus = Corpus.open(corpus_dir)
+    stems = corpus.stems(split)
+    texts = [corpus.transcripts[s] for s in stems]
+    wavs = [load_audio(corpus.root / "wav" / f"{s}.wav") for s in stems]
     if recipe.config == "lite":
-
-        host = host_encoder(recipe, corpus_dir)
+        host = host_encoder(recipe, corpus.root)
         inputs = [cached_encode(host, w) for w in wavs]
     else:
         inputs = wavs
     targets = cached_embed(load_text_model(recipe.text_model, recipe.text_kind), texts)
-    return {"split": split, **evaluate(predict(model, inputs), targets, texts)}
+    return {"split": split, **evaluate(model.predict(inputs), targets, texts)}

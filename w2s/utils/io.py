@@ -54,14 +54,19 @@ def write_json(path, obj, **kw) -> None:
 
 
 @contextmanager
-def building_dir(out):
+def building_dir(out, keep_existing=None):
     """Yield a temp folder beside `out`; on success it replaces `out` (an existing one is swapped out and
-    removed), on failure it is deleted. Readers never see a half-built folder."""
+    removed), on failure it is deleted. Readers never see a half-built folder.
+
+    `keep_existing(out) -> bool`: when true for an `out` that exists by the end of the block (another
+    process built the same thing first), that one is kept and the new folder dropped."""
     out = Path(out)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
     try:
         yield tmp
-        if out.exists():
+        if out.exists() and keep_existing is not None and keep_existing(out):
+            shutil.rmtree(tmp)
+        elif out.exists():
             old = out.with_name(f".{out.name}.old-{os.getpid()}")
             os.replace(out, old)
             os.replace(tmp, out)

@@ -1,4 +1,4 @@
-"""Tiny HuBERT pretraining (first-iteration recipe) on a few seconds of synthesized speech."""
+"""Tiny HuBERT pretraining (first-iteration recipe, on w2s.train.fit) on a few seconds of synthesized speech."""
 
 from __future__ import annotations
 
@@ -63,6 +63,8 @@ def test_pretraining_loss_falls_and_folder_loads(pretrained, wavs):
     assert len(loss) == tiny_config().steps and np.isfinite(loss).all()
     assert loss[:5].mean() > np.log(20) - 0.3  # starts near chance (20 clusters)
     assert loss[-10:].mean() < loss[:5].mean() - 0.2, loss
+    assert np.array(hist["acc"])[-10:].mean() > 1 / 20  # above chance on masked frames
+    assert 0.3 < np.mean(hist["mask_frac"]) < 0.8 and len(hist["lr"]) == len(loss) and max(hist["lr"]) == tiny_config().lr
     saved = json.loads((out / "history.json").read_text())
     assert saved["loss"] == hist["loss"] and saved["kmeans"]["n_clusters"] == 20
     assert (out / "kmeans.npz").is_file() and not list(out.parent.glob(".model*"))
@@ -83,6 +85,34 @@ def test_pretraining_is_deterministic(pretrained, wavs, tmp_path):
     assert pretrain_tiny_hubert(wavs, tmp_path / "c", cfg, seed=1, log_every=0)["loss"] != a["loss"]
     with pytest.raises(FileExistsError):
         pretrain_tiny_hubert(wavs, tmp_path / "a", cfg)
+
+
+def test_interrupted_pretraining_resumes_exactly(wavs, tmp_path, monkeypatch):
+    cfg = tiny_config(steps=10)  # a checkpoint every step
+    whole = pretrain_tiny_hubert(wavs, tmp_path / "whole", cfg, seed=0, log_every=0)
+
+    import w2s.encoders.tiny_hubert as th
+
+    step, calls = th.pretrain_step, []
+
+    def crash_on_7th(*a, **k):
+        calls.append(1)
+        if len(calls) == 7:
+            raise KeyboardInterrupt
+        return step(*a, **k)
+
+    monkeypatch.setattr(th, "pretrain_step", crash_on_7th)
+    ckpt = tmp_path / "ckpt"
+    with pytest.raises(KeyboardInterrupt):
+        pretrain_tiny_hubert(wavs, tmp_path / "resumed", cfg, seed=0, log_every=0, checkpoint_dir=ckpt)
+    assert (ckpt / "checkpoint.pt").is_file() and not (tmp_path / "resumed").exists()
+    calls.clear()
+    monkeypatch.setattr(th, "pretrain_step", lambda *a, **k: calls.append(1) or step(*a, **k))
+    resumed = pretrain_tiny_hubert(wavs, tmp_path / "resumed", cfg, seed=0, log_every=0, checkpoint_dir=ckpt)
+    assert len(calls) == 4  # steps 7-10: it continued from the checkpoint of step 6
+    for k in ("loss", "acc", "loss_unmasked", "mask_frac", "lr"):
+        assert np.allclose(resumed[k], whole[k], rtol=1e-4, atol=1e-4), k  # the same crops, masks and updates
+    assert not ckpt.exists()  # removed once the model is saved
 
 
 def test_load_or_pretrain_caches_by_corpus(tmp_path, monkeypatch, smoke_corpus):
@@ -107,3 +137,16 @@ def test_load_or_pretrain_caches_by_corpus(tmp_path, monkeypatch, smoke_corpus):
     monkeypatch.setattr(loading, "load_or_pretrain_tiny_hubert", lambda corpus_dir, **kw: path)
     enc = load_encoder("tiny-hubert", corpus=corpus, device="cpu")
     assert enc.name == "tiny-hubert" and enc.dim == 64
+
+
+def test_random_hubert_keeps_a_model_another_process_built_first(tmp_path, monkeypatch):
+    import w2s.encoders.tiny_hubert as th
+
+    cfg = tiny_config()
+    first = th.load_or_init_random_hubert(cfg, root=tmp_path)
+    (first / "built-by-the-other-process").touch()
+    real, seen = th._is_model_dir, []
+    monkeypatch.setattr(th, "_is_model_dir", lambda p: real(p) if seen else bool(seen.append(p)))  # "not there yet", once
+    assert th.load_or_init_random_hubert(cfg, root=tmp_path) == first
+    assert (first / "built-by-the-other-process").is_file()  # the existing complete model was kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == [first.name]  # no temporary folder left behind
