@@ -20,6 +20,7 @@ from w2s.corpus.speech import DEFAULT_VOICE, VOICES, SpeechError, save_wav, synt
 from w2s.corpus.visemes import viseme_of
 from w2s.data.corpus import Corpus
 from w2s.evaluation.analysis import analyse, summary_rows
+from w2s.evaluation.readme import update_readme
 from w2s.runner import NotebookError, run_all
 from w2s.semantic.train import (
     Wav2SemRecipe,
@@ -250,6 +251,17 @@ def _notebooks(args) -> int:
     return 0
 
 
+def _readme_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", type=Path, help="a run folder of `w2s notebooks` (runs/<timestamp>)")
+    p.add_argument("--readme", type=Path, default=Path("README.md"), help="the README whose marked blocks to rewrite")
+
+
+def _readme(args) -> int:
+    for name in update_readme(args.readme, args.run):
+        print(f"{args.readme}: results block {name!r} rewritten from {args.run}")
+    return 0
+
+
 COMMANDS = {
     "speak": (_speak_args, _speak, "synthesize speech with phoneme and word timings"),
     "pairs": (_pairs_args, _pairs, "list the mined near-homophone pairs (or a control group)"),
@@ -258,6 +270,7 @@ COMMANDS = {
     "coupling": (_coupling_args, _coupling, "measure how an encoder couples near-homophones (and the controls)"),
     "wav2sem": (_wav2sem_args, _wav2sem, "train Wav2Sem, the audio-to-semantic adapter"),
     "notebooks": (_notebooks_args, _notebooks, "execute the notebooks in order with papermill"),
+    "readme": (_readme_args, _readme, "rewrite the README's results tables from a run's metrics"),
 }
 
 

@@ -138,23 +138,8 @@ def _speak_chapters(tmp: Path, s: SynthSpeaker, i: int, texts: list[str], per_ch
     return chapters, seconds
 
 
-def build_speech_set(
-    out,
-    n_utterances: int,
-    seed: int = 0,
-    exclude_texts: Iterable[str] = (),
-    voices: Sequence[str] | None = None,
-    utts_per_chapter: int = 8,
-    chapters_per_speaker: int = 2,
-    force: bool = False,
-) -> Path:
-    """Synthesize `n_utterances` speech-only utterances into `out` in the LibriSpeech layout.
-
-    Writes ``out/train-synth/<spk>/<chap>/`` (16 kHz PCM-16 flac + ``<spk>-<chap>.trans.txt``),
-    ``out/texts.json`` (utterance id -> the sentence as generated, with case and punctuation: what
-    semantic targets are computed from) and ``out/manifest.json`` (written last). Built in a temp
-    folder and renamed into place; same arguments -> same bytes.
-    """
+def _check_build_args(out, n_utterances, exclude_texts, voices, utts_per_chapter, chapters_per_speaker, force):
+    """build_speech_set's arguments, checked: (exclude_texts as a list, voices as a list, out as a Path)."""
     if isinstance(exclude_texts, str):
         raise SpeechSetError("exclude_texts must be a list of sentences, not one string")
     exclude_texts = list(exclude_texts)
@@ -174,6 +159,28 @@ def build_speech_set(
     if not out.parent.is_dir():
         raise SpeechSetError(f"cannot build into {out}: folder {out.parent} does not exist")
 
+    return exclude_texts, voices, out
+
+
+def build_speech_set(
+    out,
+    n_utterances: int,
+    seed: int = 0,
+    exclude_texts: Iterable[str] = (),
+    voices: Sequence[str] | None = None,
+    utts_per_chapter: int = 8,
+    chapters_per_speaker: int = 2,
+    force: bool = False,
+) -> Path:
+    """Synthesize `n_utterances` speech-only utterances into `out` in the LibriSpeech layout.
+
+    Writes ``out/train-synth/<spk>/<chap>/`` (16 kHz PCM-16 flac + ``<spk>-<chap>.trans.txt``),
+    ``out/texts.json`` (utterance id -> the sentence as generated, with case and punctuation: what
+    semantic targets are computed from) and ``out/manifest.json`` (written last). Built in a temp
+    folder and renamed into place; same arguments -> same bytes.
+    """
+    exclude_texts, voices, out = _check_build_args(out, n_utterances, exclude_texts, voices, utts_per_chapter,
+                                                   chapters_per_speaker, force)  # fmt: skip
     texts = choose_texts(n_utterances, seed, exclude_texts)
     per_speaker = utts_per_chapter * chapters_per_speaker
     spk = make_speakers(math.ceil(n_utterances / per_speaker), voices, seed)

@@ -118,6 +118,32 @@ class FaceDataset(Dataset):
                 raise DatasetError(f"dataset folder {self.root}: missing folder {d}")
         self.templates = load_templates(self.root / "templates.pkl")
 
+        stems, chosen, wavs, npys = self._select(split, wav_dir, npy_dir, unpaired)
+
+        self.entries: list[_Entry] = []
+        for stem in stems:
+            subj, sent = chosen[stem]
+            self.entries.append(self._check_entry(stem, subj, sent, wavs[stem], npys[stem]))
+        self.subjects = list(dict.fromkeys(e.subject for e in self.entries))
+        self.n_vertices = self.templates[self.entries[0].subject].shape[0]
+        for s in self.subjects:
+            if self.templates[s].shape[0] != self.n_vertices:
+                raise DatasetError(
+                    f"{self.root / 'templates.pkl'}: template of {s!r} has {self.templates[s].shape[0]} vertices "
+                    f"but that of {self.subjects[0]!r} has {self.n_vertices}; one split needs one mesh topology"
+                )
+
+        self.transcripts = load_transcripts(self.root)
+        self.alignments = load_alignments(self.root)
+        self.lips = self._region("lips")
+        self.upper_face = self._region("upper_face")
+        self.faces = self._faces()
+
+    # -- checks ------------------------------------------------------------------------------
+
+    def _select(self, split: str, wav_dir: Path, npy_dir: Path, unpaired: str):
+        """The split's stems in VOCASET order (subject order of the spec, then sentence), with their
+        (subject, sentence) and the wav / npy files; unpaired files raise or are skipped with a warning."""
         if split == "all":
             subjects, rng = None, None
         elif split in self.spec.splits:
@@ -157,7 +183,7 @@ class FaceDataset(Dataset):
             msg = f"{missing[0]} has no matching {missing[1]}"
             if unpaired == "error":
                 raise DatasetError(msg + " (pass unpaired='skip' to leave such sequences out)")
-            warnings.warn(msg + "; sequence skipped", UserWarning, stacklevel=2)
+            warnings.warn(msg + "; sequence skipped", UserWarning, stacklevel=3)
             del chosen[stem]
 
         order = {s: i for i, s in enumerate(subjects or [])}
@@ -167,27 +193,8 @@ class FaceDataset(Dataset):
         if not stems:
             what = "" if subjects is None else f" (subjects {list(subjects)}, sentences {rng})"
             raise DatasetError(f"dataset folder {self.root}: no sequences for split {split!r}{what}")
+        return stems, chosen, wavs, npys
 
-        self.entries: list[_Entry] = []
-        for stem in stems:
-            subj, sent = chosen[stem]
-            self.entries.append(self._check_entry(stem, subj, sent, wavs[stem], npys[stem]))
-        self.subjects = list(dict.fromkeys(e.subject for e in self.entries))
-        self.n_vertices = self.templates[self.entries[0].subject].shape[0]
-        for s in self.subjects:
-            if self.templates[s].shape[0] != self.n_vertices:
-                raise DatasetError(
-                    f"{self.root / 'templates.pkl'}: template of {s!r} has {self.templates[s].shape[0]} vertices "
-                    f"but that of {self.subjects[0]!r} has {self.n_vertices}; one split needs one mesh topology"
-                )
-
-        self.transcripts = load_transcripts(self.root)
-        self.alignments = load_alignments(self.root)
-        self.lips = self._region("lips")
-        self.upper_face = self._region("upper_face")
-        self.faces = self._faces()
-
-    # -- checks ------------------------------------------------------------------------------
 
     def _check_entry(self, stem, subj, sent, wav: Path, npy: Path) -> _Entry:
         if subj not in self.templates:

@@ -7,7 +7,7 @@ import hashlib
 import numpy as np
 
 from w2s.encoders.base import Encoder, check_audio
-from w2s.utils.cache import NpyCache
+from w2s.utils.cache import NpyCache, shared_cache
 from w2s.utils.paths import cache_dir
 
 
@@ -41,15 +41,9 @@ class FeatureCache(NpyCache):
         return feats
 
 
-_DEFAULT_CACHE: FeatureCache | None = None
-
-
 def default_cache() -> FeatureCache:
     """The shared cache under ``cache_dir("features")`` (follows a changed W2S_DATA_DIR)."""
-    global _DEFAULT_CACHE
-    if _DEFAULT_CACHE is None or _DEFAULT_CACHE.root != cache_dir("features"):
-        _DEFAULT_CACHE = FeatureCache()
-    return _DEFAULT_CACHE
+    return shared_cache(FeatureCache, "features")
 
 
 def cached_encode(encoder: Encoder, audio: np.ndarray, cache: FeatureCache | None = None) -> np.ndarray:

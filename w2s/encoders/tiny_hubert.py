@@ -28,6 +28,7 @@ The result is saved with ``save_pretrained`` (+ a ``Wav2Vec2FeatureExtractor``),
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
 import shutil
@@ -415,3 +416,12 @@ def corpus_preset(corpus_dir) -> str | None:
 def config_for_corpus(corpus_dir) -> TinyHubertConfig:
     """The recipe for a corpus: the seconds-long smoke recipe for a smoke corpus, the default otherwise."""
     return tiny_config() if corpus_preset(corpus_dir) == "smoke" else TinyHubertConfig()
+
+
+def pretraining_history(folder) -> dict:
+    """The ``history.json`` a pretrained tiny HuBERT folder carries (loss per step, k-means, timing)."""
+    path = Path(folder) / "history.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: not a tiny-HuBERT pretraining history ({e})") from e

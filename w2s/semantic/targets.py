@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from w2s.nn.checkpoint import local_folder
-from w2s.utils.cache import NpyCache
+from w2s.utils.cache import NpyCache, shared_cache
 from w2s.utils.hashing import sha256_tensors, stable_json, text_sha256
 from w2s.utils.io import write_json
 from w2s.utils.paths import cache_dir
@@ -363,16 +363,9 @@ class SemanticCache:
         return f"SemanticCache({str(self.root)!r}, hits={self.hits}, misses={self.misses})"
 
 
-_DEFAULT_CACHE: SemanticCache | None = None
-
-
 def default_cache() -> SemanticCache:
     """The shared cache under ``cache_dir("semantic")`` (follows a changed W2S_DATA_DIR)."""
-
-    global _DEFAULT_CACHE
-    if _DEFAULT_CACHE is None or _DEFAULT_CACHE.root != cache_dir("semantic"):
-        _DEFAULT_CACHE = SemanticCache()
-    return _DEFAULT_CACHE
+    return shared_cache(SemanticCache, "semantic")
 
 
 def cached_embed(

@@ -55,7 +55,7 @@ import torch.nn.functional as F
 from w2s.data.batch import as_mask, pad, prefix_lengths
 from w2s.encoders import conv_frames, receptive_field
 from w2s.nn.checkpoint import CheckpointMixin
-from w2s.nn.layers import Block, masked_mean, n_parameters
+from w2s.nn.layers import Block, masked_mean
 from w2s.semantic.wav2sem_config import Wav2SemConfig, Wav2SemError, backbone_config
 
 log = logging.getLogger(__name__)
@@ -343,4 +343,4 @@ def _differences(scfg, cfg: Wav2SemConfig) -> list[str]:
     return out
 
 
-__all__ = ["Wav2Sem", "Wav2SemConfig", "Wav2SemError", "backbone_config", "n_parameters"]
+__all__ = ["Wav2Sem", "Wav2SemConfig", "Wav2SemError", "backbone_config"]

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from w2s.utils.io import atomic_path
+from w2s.utils.paths import cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -53,3 +54,16 @@ class NpyCache:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.root)!r}, hits={self.hits}, misses={self.misses})"
+
+
+_SHARED: dict[type, object] = {}
+
+
+def shared_cache(cls, folder: str):
+    """The process's one instance of cache class `cls` under ``cache_dir(folder)``; a new one when
+    W2S_DATA_DIR changed since (tests, notebooks pointing elsewhere)."""
+    root = cache_dir(folder)
+    inst = _SHARED.get(cls)
+    if inst is None or inst.root != root:
+        inst = _SHARED[cls] = cls(root)
+    return inst
