@@ -13,7 +13,8 @@ import logging
 import sys
 from pathlib import Path
 
-from w2s.corpus.build import BuildError, build
+from w2s.corpus import agreement
+from w2s.corpus.build import PRESETS, BuildError, build, plan_corpus
 from w2s.corpus.pairs import GROUPS, mine_pairs
 from w2s.corpus.phone_distance import load_or_measure
 from w2s.corpus.speech import DEFAULT_VOICE, VOICES, SpeechError, save_wav, synthesize
@@ -124,11 +125,42 @@ def _corpus_args(p: argparse.ArgumentParser) -> None:
     b.add_argument("--preset", default="default", choices=["smoke", "default"], help="smoke: seconds; default: 12 x 40")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--force", action="store_true", help="replace an existing folder")
+    c = sub.add_parser("check", help="check every planned sentence and pair word against espeak-ng's "
+                       "text-to-phoneme translation (exit 1 on any disagreement)")  # fmt: skip
+    c.add_argument("--preset", default="default", choices=["smoke", "default"])
+    c.add_argument("--seed", type=int, default=0)
+
+
+def _corpus_check(args) -> int:
+    from collections import Counter
+
+    spk, pairs, controls, plan = plan_corpus(PRESETS[args.preset], args.seed)
+    by_subject = {s.subject: s for s in spk}
+    sentences = [(f"{s}_sentence{k:02d}", v["text"], by_subject[s]) for (s, k), v in sorted(plan.items())]
+    words = sorted({w for p in pairs + controls for w in p.words})
+    kinds: Counter = Counter()
+
+    def check(name, utt) -> bool:
+        wrong = agreement.disagreements(utt)
+        for d in wrong:
+            print(f"{name}: {d}")
+            kinds[(d.kind, " ".join(d.expected), " ".join(d.got))] += 1
+        return bool(wrong)
+
+    n_bad = sum(check(name, synthesize(text, s.voice, s.rate, s.pitch)) for name, text, s in sentences)
+    n_bad_words = sum(check(f"pair word {w!r}", synthesize(w)) for w in words)
+    print(f"{n_bad} of {len(sentences)} sentences ({args.preset}, seed {args.seed}) and {n_bad_words} of {len(words)} "
+          "pair words (alone, default voice) disagree with espeak-ng's text-to-phoneme translation")  # fmt: skip
+    for (kind, expected, got), n in kinds.most_common():
+        print(f"  {n:4d}  {kind}: espeak-ng '{expected}', segments '{got}'")
+    return 1 if n_bad or n_bad_words else 0
 
 
 def _corpus(args) -> int:
     import time
 
+    if args.action == "check":
+        return _corpus_check(args)
     t0 = time.perf_counter()
     out = build(args.out, preset=args.preset, seed=args.seed, force=args.force)
     meta = Corpus(out).meta
@@ -254,7 +286,7 @@ COMMANDS = {
     "speak": (_speak_args, _speak, "synthesize speech with phoneme and word timings"),
     "pairs": (_pairs_args, _pairs, "list the mined near-homophone pairs (or a control group)"),
     "distances": (_distances_args, _distances, "the measured phoneme acoustic-distance table"),
-    "corpus": (_corpus_args, _corpus, "build the embedded talking-head corpus"),
+    "corpus": (_corpus_args, _corpus, "build the embedded talking-head corpus, or check its phonemes"),
     "coupling": (_coupling_args, _coupling, "measure how an encoder couples near-homophones (and the controls)"),
     "wav2sem": (_wav2sem_args, _wav2sem, "train Wav2Sem, the audio-to-semantic adapter"),
     "notebooks": (_notebooks_args, _notebooks, "execute the notebooks in order with papermill"),
