@@ -13,8 +13,8 @@ import logging
 import sys
 from pathlib import Path
 
-from w2s.corpus import agreement
-from w2s.corpus.build import PRESETS, BuildError, build, plan_corpus
+from w2s.corpus.build import BuildError, build
+from w2s.corpus.check import check_preset
 from w2s.corpus.pairs import GROUPS, mine_pairs
 from w2s.corpus.phone_distance import load_or_measure
 from w2s.corpus.speech import DEFAULT_VOICE, VOICES, SpeechError, save_wav, synthesize
@@ -132,28 +132,11 @@ def _corpus_args(p: argparse.ArgumentParser) -> None:
 
 
 def _corpus_check(args) -> int:
-    from collections import Counter
-
-    spk, pairs, controls, plan = plan_corpus(PRESETS[args.preset], args.seed)
-    by_subject = {s.subject: s for s in spk}
-    sentences = [(f"{s}_sentence{k:02d}", v["text"], by_subject[s]) for (s, k), v in sorted(plan.items())]
-    words = sorted({w for p in pairs + controls for w in p.words})
-    kinds: Counter = Counter()
-
-    def check(name, utt) -> bool:
-        wrong = agreement.disagreements(utt)
-        for d in wrong:
-            print(f"{name}: {d}")
-            kinds[(d.kind, " ".join(d.expected), " ".join(d.got))] += 1
-        return bool(wrong)
-
-    n_bad = sum(check(name, synthesize(text, s.voice, s.rate, s.pitch)) for name, text, s in sentences)
-    n_bad_words = sum(check(f"pair word {w!r}", synthesize(w)) for w in words)
-    print(f"{n_bad} of {len(sentences)} sentences ({args.preset}, seed {args.seed}) and {n_bad_words} of {len(words)} "
-          "pair words (alone, default voice) disagree with espeak-ng's text-to-phoneme translation")  # fmt: skip
-    for (kind, expected, got), n in kinds.most_common():
-        print(f"  {n:4d}  {kind}: espeak-ng '{expected}', segments '{got}'")
-    return 1 if n_bad or n_bad_words else 0
+    report = check_preset(args.preset, args.seed)
+    for line in report.found:
+        print(line)
+    print(report.summary())
+    return 0 if report.ok else 1
 
 
 def _corpus(args) -> int:
