@@ -88,3 +88,24 @@ def test_corpus_build_bad_input(tmp_path, capsys):
     assert main(["corpus", "build", str(tmp_path / "no" / "such" / "dir"), "--preset", "smoke"]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exists"]
+
+
+def test_corpus_check_smoke(capsys, monkeypatch, distances):
+    import re
+
+    import w2s.cli as cli
+
+    assert main(["corpus", "check", "--preset", "smoke"]) == 0
+    assert re.search(r"^0 of 48 sentences \(smoke, seed 0\) and 0 of \d+ pair words", capsys.readouterr().out, re.M)
+    real = cli.synthesize
+
+    def lossy(*a, **k):  # loses every utterance's last phoneme
+        u = real(*a, **k)
+        u.phonemes = u.phonemes[:-1]
+        return u
+
+    monkeypatch.setattr(cli, "synthesize", lossy)
+    assert main(["corpus", "check", "--preset", "smoke"]) == 1
+    out = capsys.readouterr().out
+    assert re.search(r"^SynthTalk_S01_sentence01: missing '\S+' after", out, re.M)
+    assert re.search(r"^48 of 48 sentences \(smoke, seed 0\) and (\d+) of \1 pair words", out, re.M)

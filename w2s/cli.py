@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from w2s.corpus.build import BuildError, build
+from w2s.corpus.check import check_preset
 from w2s.corpus.pairs import GROUPS, mine_pairs
 from w2s.corpus.phone_distance import load_or_measure
 from w2s.corpus.speech import DEFAULT_VOICE, VOICES, SpeechError, save_wav, synthesize
@@ -125,11 +126,25 @@ def _corpus_args(p: argparse.ArgumentParser) -> None:
     b.add_argument("--preset", default="default", choices=["smoke", "default"], help="smoke: seconds; default: 12 x 40")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--force", action="store_true", help="replace an existing folder")
+    c = sub.add_parser("check", help="check every planned sentence and pair word against espeak-ng's "
+                       "text-to-phoneme translation (exit 1 on any disagreement)")  # fmt: skip
+    c.add_argument("--preset", default="default", choices=["smoke", "default"])
+    c.add_argument("--seed", type=int, default=0)
+
+
+def _corpus_check(args) -> int:
+    report = check_preset(args.preset, args.seed)
+    for line in report.found:
+        print(line)
+    print(report.summary())
+    return 0 if report.ok else 1
 
 
 def _corpus(args) -> int:
     import time
 
+    if args.action == "check":
+        return _corpus_check(args)
     t0 = time.perf_counter()
     out = build(args.out, preset=args.preset, seed=args.seed, force=args.force)
     meta = Corpus(out).meta
@@ -266,7 +281,7 @@ COMMANDS = {
     "speak": (_speak_args, _speak, "synthesize speech with phoneme and word timings"),
     "pairs": (_pairs_args, _pairs, "list the mined near-homophone pairs (or a control group)"),
     "distances": (_distances_args, _distances, "the measured phoneme acoustic-distance table"),
-    "corpus": (_corpus_args, _corpus, "build the embedded talking-head corpus"),
+    "corpus": (_corpus_args, _corpus, "build the embedded talking-head corpus, or check its phonemes"),
     "coupling": (_coupling_args, _coupling, "measure how an encoder couples near-homophones (and the controls)"),
     "wav2sem": (_wav2sem_args, _wav2sem, "train Wav2Sem, the audio-to-semantic adapter"),
     "notebooks": (_notebooks_args, _notebooks, "execute the notebooks in order with papermill"),

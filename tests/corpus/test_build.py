@@ -77,6 +77,31 @@ def test_failed_build_leaves_nothing(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_refuses_an_utterance_whose_phonemes_disagree(tmp_path, monkeypatch, distances):
+    real = B.speech.synthesize
+
+    def lossy(*a, **k):  # an event reading that loses the last phoneme, as zero-length /l/s once were
+        u = real(*a, **k)
+        u.phonemes = u.phonemes[:-1]
+        return u
+
+    monkeypatch.setattr(B.speech, "synthesize", lossy)
+    with pytest.raises(B.BuildError, match=r"^SynthTalk_S01_sentence01: the phonemes of '.+' \(voice us-.+missing '"):
+        B.build(tmp_path / "c", "smoke")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_alignments_keep_every_phoneme(smoke_corpus):
+    # what alignments.json (the lips' source) lists is what espeak-ng says each sentence is
+    align = json.loads((smoke_corpus / "alignments.json").read_text())
+    texts = json.loads((smoke_corpus / "transcripts.json").read_text())
+    voice = {s["subject"]: s["voice"] for s in json.loads((smoke_corpus / "corpus.json").read_text())["speakers"]}
+    for stem, a in align.items():
+        assert [p["symbol"] for p in a["phonemes"]] == B.speech.spoken_phonemes(texts[stem], voice[stem.rsplit("_", 1)[0]]), stem
+        assert all(p["end"] > p["start"] for p in a["phonemes"]), stem
+        assert all(not p["estimated"] or p["symbol"] == "l" for p in a["phonemes"]), stem
+
+
 def test_refuses_to_overwrite_and_bad_preset(tmp_path):
     (tmp_path / "c").mkdir()
     with pytest.raises(B.BuildError, match="already exists"):

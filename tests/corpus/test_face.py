@@ -1,7 +1,10 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from w2s.corpus.face import (
+    FPS,
     ArticulationStyle,
     FaceShape,
     VisemeRig,
@@ -12,13 +15,13 @@ from w2s.corpus.face import (
     n_frames_for,
     viseme_weights,
 )
-from w2s.corpus.speech import PhonemeSegment
+from w2s.corpus.speech import PhonemeSegment, synthesize
 from w2s.corpus.visemes import VISEME_CLASSES
 
 C = len(VISEME_CLASSES)
 SIL, BILABIAL = VISEME_CLASSES.index("silence"), VISEME_CLASSES.index("bilabial")
 OPEN, ROUNDED = VISEME_CLASSES.index("open_vowel"), VISEME_CLASSES.index("rounded_vowel")
-VELAR = VISEME_CLASSES.index("velar_glottal")
+VELAR, ALVEOLAR = VISEME_CLASSES.index("velar_glottal"), VISEME_CLASSES.index("alveolar")
 REGIONS = ("lips", "upper_lip", "lower_lip", "upper_face", "forehead", "brows", "eyes", "jaw")
 QUIET = ArticulationStyle(noise=0.0, blink_interval=1e9, brow_gain=0.0)  # visemes only
 
@@ -204,6 +207,27 @@ def test_animate_shape_determinism(head, rig):
     # lips move smoothly: at most a few mm per frame
     speed = np.linalg.norm(np.diff(a[:, head.regions["lips"]], axis=0), axis=-1).max()
     assert speed < 0.008
+
+
+@pytest.mark.parametrize("text", ["the mill", "the film was on the shelf"])
+def test_final_l_shows_on_the_lips(head, rig, text):
+    # espeak-ng voices these /l/s inside the vowel (zero-length events); their estimated spans must
+    # drive the /l/ (alveolar) shape, which the lips lacked while those events were skipped (issue 14)
+    u = synthesize(text)
+    T = n_frames_for(u.duration)
+    w = viseme_weights(u.phonemes, T, style=QUIET)
+    a = animate(head, rig, u.phonemes, T, style=QUIET)
+    ls = [i for i, p in enumerate(u.phonemes) if p.estimated]
+    assert ls and all(u.phonemes[i].symbol == "l" for i in ls)
+    for i in ls:
+        v, lat = u.phonemes[i - 1], u.phonemes[i]
+        without = u.phonemes[: i - 1] + [replace(v, end=lat.end)] + u.phonemes[i + 1 :]  # the old ground truth
+        ks = [k for k in range(T) if lat.start - 0.5 / FPS <= k / FPS <= lat.end + 0.5 / FPS]  # frames over the /l/
+        k = ks[int(np.argmax(w[ks, ALVEOLAR]))]
+        assert w[k].argmax() == ALVEOLAR and w[k, ALVEOLAR] > 0.3
+        assert viseme_weights(without, T, style=QUIET)[ks, ALVEOLAR].max() < 0.05
+        old = animate(head, rig, without, T, style=QUIET)
+        assert np.linalg.norm(a[ks][:, rig.lips] - old[ks][:, rig.lips], axis=-1).max() > 0.0015  # > 1.5 mm
 
 
 def test_bilabial_closes_open_vowel_opens(head, rig):

@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from w2s.corpus import speech
+from w2s.corpus import agreement, speech
 from w2s.corpus.speech import SpeechError, synthesize
 
 TEXTS = [
@@ -150,3 +150,77 @@ def test_timings_json_roundtrip():
     d = json.loads(json.dumps(u.timings()))
     assert d["sample_rate"] == 16000 and len(d["phonemes"]) == len(u.phonemes)
     assert {"symbol", "start", "end", "stress", "word_index"} <= set(d["phonemes"][0])
+
+
+# --- every phoneme espeak-ng produced is kept (issue 14) ---------------------------------------
+
+ISSUE_TEXTS = ["the mill", "We always go to the mill.", "the film was on the shelf", "all of it",
+               "coal", "kale", "owl", "doll", "mail"]  # fmt: skip
+
+
+def test_final_l_of_the_mill_is_kept_inside_the_audio():
+    u = synthesize("the mill")
+    check_timings(u)
+    v, lat = u.phonemes[-2:]
+    assert [p.symbol for p in u.phonemes] == ["ð", "ə", "m", "ɪ", "l"]
+    assert lat.estimated and not v.estimated and lat.word_index == v.word_index == 1
+    assert v.end == lat.start and 0 < lat.start < lat.end <= u.duration
+    assert lat.end - lat.start == pytest.approx(speech.ENDING_SHARE * (lat.end - v.start))
+    rms = lambda p: float(np.sqrt(np.mean(u.audio[int(p.start * 16000) : int(p.end * 16000)] ** 2)))  # noqa: E731
+    assert rms(lat) > 0.2 * rms(v)  # the /l/ span holds sound, not the silence after it
+
+
+def test_zero_length_l_keeps_its_place_in_words():
+    u = synthesize("We always go to the mill.")
+    assert [p.symbol for p in u.phonemes if p.word_index == 1] == ["ɔː", "l", "w", "eɪ", "z"]
+    u = synthesize("the film was on the shelf")
+    assert [p.symbol for p in u.phonemes if u.words[p.word_index].word == "film"] == ["f", "ɪ", "l", "m"]
+    assert [p.symbol for p in u.phonemes if u.words[p.word_index].word == "shelf"] == ["ʃ", "ɛ", "l", "f"]
+    check_timings(u)
+    u = synthesize("all of it")  # an /l/ before a vowel has its own event span: left as it is
+    assert [p.symbol for p in u.phonemes][:2] == ["ɔː", "l"] and not any(p.estimated for p in u.phonemes)
+
+
+def _events(*marks, end):
+    """espeak events: one WORD, then PHONEME (sample, name) marks, then END at `end`."""
+    return [(1, 1, 4, 0, b"")] + [(7, 1, 0, s, n.encode()) for s, n in marks] + [(5, 1, 0, end, b"")]
+
+
+def test_a_run_of_zero_length_phonemes_shares_the_host_ending():
+    ph, words = speech._segments(_events((0, "ˈɪ"), (100, "l"), (100, "m"), (100, ""), end=100), "ilm", 100, 100)
+    assert [(p.symbol, p.start, p.end, p.estimated) for p in ph] == [
+        ("ɪ", 0.0, pytest.approx(1 - speech.ENDING_SHARE), False),
+        ("l", pytest.approx(1 - speech.ENDING_SHARE), pytest.approx(1 - speech.ENDING_SHARE / 2), True),
+        ("m", pytest.approx(1 - speech.ENDING_SHARE / 2), 1.0, True),
+    ]
+    assert ph[0].stress == 1 and words[0].start == 0.0 and words[0].end == 1.0
+
+
+def test_zero_length_phoneme_without_a_sounding_host_is_an_error():
+    with pytest.raises(SpeechError, match="'l'.*no duration"):
+        speech._segments(_events((0, ""), (100, "l"), (100, "ɪ"), end=200), "li", 100, 200)
+
+
+def test_spoken_phonemes_translate_the_whole_text():
+    assert speech.spoken_phonemes("the mill") == ["ð", "ə", "m", "ɪ", "l"]
+    # connected speech: "to" is reduced in a sentence, not alone
+    assert speech.spoken_phonemes("go to the mill.")[2:4] == ["t", "ə"] and speech.text_to_phonemes("to") == [["t", "uː"]]
+    assert speech.spoken_phonemes("Fin. Map, mat!") == ["f", "ɪ", "n", "m", "æ", "p", "m", "æ", "t"]  # every clause
+
+
+@pytest.mark.parametrize("voice", ["us-m1", "us-f3", "us-klatt"])
+def test_segments_agree_with_espeak_translation(voice):
+    for text in ISSUE_TEXTS:
+        u = synthesize(text, voice, rate=160 if voice == "us-f3" else 175)
+        assert agreement.disagreements(u) == [], text
+
+
+def test_agreement_names_what_is_lost():
+    u = synthesize("the mill")
+    assert agreement.disagreements(u) == []
+    u.phonemes = u.phonemes[:-1]  # the old event reading: the /l/ skipped
+    found = agreement.disagreements(u)
+    assert [str(d) for d in found] == ["missing 'l' after 'ə m ɪ'"]
+    assert "'the mill'" in agreement.describe(u, found) and "missing 'l'" in agreement.describe(u, found)
+    assert [d.kind for d in agreement.compare(["a", "b"], ["a", "c", "b"])] == ["extra"]
+    assert [str(d) for d in agreement.compare(["p", "ɪ", "n"], ["t", "ɪ", "n"])] == ["'t' instead of 'p' at the start"]

@@ -12,6 +12,11 @@ round-robin over substitution types, so no single phoneme swap dominates; each o
 at least two training sentences, and the val/test sentences carry both words of a pair each in new
 sentences. Same seed → byte-identical files. The build happens in a temporary folder renamed into
 place at the end, so a build that dies leaves nothing behind.
+
+Every utterance's phoneme segments (alignments.json, and the lips made from them) must list what
+espeak-ng's text-to-phoneme translation says its text is (agreement.py): a disagreement stops the
+build with an error naming the utterance. A phoneme whose span was estimated, not timed by espeak-ng's
+events, has "estimated": true (speech.ENDING_SHARE).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from w2s.corpus import face, speech
+from w2s.corpus import agreement, face, speech
 from w2s.corpus.pairs import Pair, mine_pairs
 from w2s.corpus.sentences import filler_sentences, sentences_for_word
 from w2s.utils.hashing import tree_sha256
@@ -36,7 +41,11 @@ from w2s.utils.runtime import progress
 log = logging.getLogger(__name__)
 
 FPS = 30
-BUILD_VERSION = 2  # bump when the builder's output changes; cached corpora of another version are rebuilt
+# bump when the builder's output changes; cached corpora of another version are rebuilt.
+# 3: every phoneme espeak-ng produced is kept (zero-length events, the syllable-final /l/, get a span:
+#    speech.ENDING_SHARE), pairs are mined on the re-measured phoneme distances, and every utterance's
+#    phonemes are checked against espeak-ng's text-to-phoneme translation (agreement.py)
+BUILD_VERSION = 3
 SUBJECT_PREFIX = "SynthTalk"
 
 
@@ -171,6 +180,19 @@ def assign_sentences(
     return plan
 
 
+def plan_corpus(cfg: Preset, seed: int) -> tuple[list[Speaker], list[Pair], list[Pair], dict[tuple[str, int], dict]]:
+    """(speakers, near pairs, control pairs, {(subject, sentence number): {"text", "word"}}) of a build."""
+    spk = speakers(cfg, seed)
+    pairs = select_pairs(mine_pairs("near"), cfg.n_pairs)
+    used = {w for p in pairs for w in p.words}
+    controls = []
+    for group in ("same_viseme", "far"):
+        chosen = select_pairs(mine_pairs(group), cfg.n_control_pairs, exclude=used)
+        used |= {w for p in chosen for w in p.words}
+        controls += chosen
+    return spk, pairs, controls, assign_sentences(cfg, pairs, [s.subject for s in spk], seed, controls)
+
+
 def _write_npy(path: Path, array: np.ndarray) -> None:
     with open(path, "wb") as f:
         np.save(f, array, allow_pickle=False)
@@ -189,16 +211,8 @@ def build(out, preset: str = "default", seed: int = 0, force: bool = False) -> P
     if not out.parent.is_dir():
         raise BuildError(f"cannot build into {out}: folder {out.parent} does not exist")
 
-    spk = speakers(cfg, seed)
+    spk, pairs, controls, plan = plan_corpus(cfg, seed)
     subjects = [s.subject for s in spk]
-    pairs = select_pairs(mine_pairs("near"), cfg.n_pairs)
-    used = {w for p in pairs for w in p.words}
-    controls = []
-    for group in ("same_viseme", "far"):
-        chosen = select_pairs(mine_pairs(group), cfg.n_control_pairs, exclude=used)
-        used |= {w for p in chosen for w in p.words}
-        controls += chosen
-    plan = assign_sentences(cfg, pairs, subjects, seed, controls)
 
     with building_dir(out) as tmp:
         (tmp / "wav").mkdir()
@@ -218,6 +232,9 @@ def build(out, preset: str = "default", seed: int = 0, force: bool = False) -> P
             stem = f"{s.subject}_sentence{k:02d}"
             text = plan[(s.subject, k)]["text"]
             utt = speech.synthesize(text, s.voice, s.rate, s.pitch)
+            wrong = agreement.disagreements(utt)
+            if wrong:  # ground truth must show every phoneme that was said
+                raise BuildError(f"{stem}: {agreement.describe(utt, wrong)}")
             n_frames = face.n_frames_for(utt.duration, FPS)
             verts = face.animate(mesh, rig, utt.phonemes, n_frames, FPS, s.style, seed=seed * 100_003 + i * 1000 + k)
             sf.write(tmp / "wav" / f"{stem}.wav", utt.audio, speech.SAMPLE_RATE, subtype="PCM_16", format="WAV")

@@ -31,7 +31,8 @@ from w2s.utils.paths import cache_dir
 
 log = logging.getLogger(__name__)
 
-_ALGORITHM = 1  # bump when the measurement changes
+_ALGORITHM = 2  # bump when the measurement changes. 2: zero-length phonemes (the dark /l/) are tokens too
+# (speech.ENDING_SHARE, itself part of the key), and the vowels they were voiced in are shorter
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class MeasureConfig:
 
     def key(self) -> str:
         versions = {p: metadata.version(p) for p in ("espeakng-loader", "librosa", "wordfreq")}
-        blob = json.dumps({"cfg": asdict(self), "v": versions, "alg": _ALGORITHM}, sort_keys=True)
+        blob = json.dumps({"cfg": asdict(self), "v": versions, "alg": _ALGORITHM, "ending": speech.ENDING_SHARE}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
