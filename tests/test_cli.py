@@ -90,21 +90,22 @@ def test_corpus_build_bad_input(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exists"]
 
 
+@pytest.mark.slow
 def test_corpus_check_smoke(capsys, monkeypatch, distances):
     import re
 
-    import w2s.cli as cli
+    import w2s.corpus.check as check
 
     assert main(["corpus", "check", "--preset", "smoke"]) == 0
     assert re.search(r"^0 of 48 sentences \(smoke, seed 0\) and 0 of \d+ pair words", capsys.readouterr().out, re.M)
-    real = cli.synthesize
+    real = check.synthesize
 
     def lossy(*a, **k):  # loses every utterance's last phoneme
         u = real(*a, **k)
         u.phonemes = u.phonemes[:-1]
         return u
 
-    monkeypatch.setattr(cli, "synthesize", lossy)
+    monkeypatch.setattr(check, "synthesize", lossy)
     assert main(["corpus", "check", "--preset", "smoke"]) == 1
     out = capsys.readouterr().out
     assert re.search(r"^SynthTalk_S01_sentence01: missing '\S+' after", out, re.M)

@@ -68,3 +68,7 @@ def viseme_of(symbol: str) -> str:
             f"phoneme {symbol!r} has no viseme class; add it to w2s/corpus/visemes.py"
         ) from None
 
+
+
+def is_vowel(symbol: str) -> bool:
+    return viseme_of(symbol).endswith("_vowel") and symbol.lstrip("ˈˌ") != "j"
