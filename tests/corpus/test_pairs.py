@@ -2,7 +2,7 @@ import numpy as np
 
 from w2s.corpus import speech
 from w2s.corpus.pairs import MiningConfig, mine_pairs
-from w2s.corpus.phone_distance import MeasureConfig, measure
+from w2s.corpus.phone_distance import MeasureConfig, load_or_measure, measure
 from w2s.corpus.visemes import viseme_of
 
 
@@ -17,6 +17,18 @@ def test_measurement_is_deterministic_and_small_configs_work():
     cfg = MeasureConfig(n_words=120, voices=("us-m1", "us-f2"), min_tokens=5)
     a, b = measure(cfg), measure(cfg)
     assert a.phonemes == b.phonemes and np.array_equal(a.distance, b.distance)
+
+
+def test_a_fresh_table_equals_the_cached_one(tmp_path, monkeypatch):
+    """The corpus's bytes must not depend on whether the distance table was measured just now."""
+    monkeypatch.setenv("W2S_DATA_DIR", str(tmp_path))
+    cfg = MeasureConfig(n_words=120, voices=("us-m1",), min_tokens=5)
+    load_or_measure.cache_clear()
+    fresh = load_or_measure(cfg)
+    load_or_measure.cache_clear()
+    cached = load_or_measure(cfg)  # read back from the JSON file written above
+    load_or_measure.cache_clear()
+    assert list(tmp_path.glob("cache/phoneme_distances-*.json")) and np.array_equal(fresh.distance, cached.distance)
 
 
 def test_at_least_60_near_homophone_pairs(near_pairs):

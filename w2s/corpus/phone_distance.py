@@ -149,6 +149,8 @@ def load_or_measure(config: MeasureConfig = MeasureConfig()) -> PhonemeDistances
     path = cache_dir() / f"phoneme_distances-{config.key()}.json"
     if path.is_file():
         return PhonemeDistances.from_json(json.loads(path.read_text(encoding="utf-8")))
-    table = measure(config)
-    write_json(path, table.to_json())
-    return table
+    saved = measure(config).to_json()
+    write_json(path, saved)
+    # what was saved, not the unrounded measurement: a fresh table and a cached one must give the same
+    # pairs.json bytes (they differed in the 4th decimal of a pair distance)
+    return PhonemeDistances.from_json(saved)
