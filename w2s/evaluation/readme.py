@@ -56,7 +56,7 @@ def wav2sem_table(run: dict) -> str:
     rows = []
     for name, r in m["heldout"].items():
         rows.append([name, f"{m['parameters'][name] / 1e6:.1f} M", f"{m['train_minutes'][name]:.1f}",
-                     f"{r['r@1']:.3f} (chance {r['chance_r@1']:.3f})", r["r@5"], r["median_rank"],
+                     f"{r['r@1']:.3f} (chance {r['chance_r@1']:.3f})", r["r@5"], f"{r['median_rank']:.1f}",
                      r["cosine_to_target"]])  # fmt: skip
     headers = ["model", "parameters", "training minutes", "held-out R@1", "R@5", "median rank", "cosine to target"]
     return markdown_table(rows, headers)
