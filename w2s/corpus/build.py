@@ -198,6 +198,41 @@ def _write_npy(path: Path, array: np.ndarray) -> None:
         np.save(f, array, allow_pickle=False)
 
 
+def _splits(cfg: Preset, subjects: list[str]) -> dict:
+    """VOCASET's protocol: train speakers read every sentence, val and test speakers the held-out range."""
+    lo, hi = cfg.held_out_range
+    n_tr, n_va = cfg.n_train, cfg.n_val
+    return {
+        "train": {"subjects": subjects[:n_tr], "sentences": [1, cfg.n_sentences]},
+        "val": {"subjects": subjects[n_tr : n_tr + n_va], "sentences": [lo, hi]},
+        "test": {"subjects": subjects[n_tr + n_va :], "sentences": [lo, hi]},
+    }
+
+
+def _meta(cfg: Preset, seed: int, spk: list[Speaker], pairs: list[Pair], controls: list[Pair], templates: dict,
+          n_sequences: int, content_sha256: str) -> dict:
+    """corpus.json: what was built, from what, with which library versions, and the content hash."""
+    return {
+        "name": "w2s-synthtalk",
+        "build_version": BUILD_VERSION,
+        "preset": asdict(cfg),
+        "seed": seed,
+        "fps": FPS,
+        "sample_rate": speech.SAMPLE_RATE,
+        "n_vertices": int(templates[spk[0].subject].shape[0]),
+        "n_subjects": len(spk),
+        "n_sequences": n_sequences,
+        "n_pairs": len(pairs),
+        "n_control_pairs": {g: sum(p.group == g for p in controls) for g in ("same_viseme", "far")},
+        "speakers": [
+            {"subject": s.subject, "voice": s.voice, "rate": s.rate, "pitch": s.pitch,
+             "shape": asdict(s.shape), "style": asdict(s.style)} for s in spk
+        ],
+        "versions": {p: metadata.version(p) for p in ("w2s", "espeakng-loader", "numpy", "soxr", "soundfile")},
+        "content_sha256": content_sha256,
+    }  # fmt: skip
+
+
 def build(out, preset: str = "default", seed: int = 0, force: bool = False) -> Path:
     """Build the corpus into `out` (a new folder). Returns its path."""
     import soundfile as sf
@@ -248,36 +283,11 @@ def build(out, preset: str = "default", seed: int = 0, force: bool = False) -> P
         _write_npy(tmp / "faces.npy", faces_.astype(np.int32))
         for name in ("lips", "upper_face"):
             (tmp / "regions" / f"{name}.txt").write_text(" ".join(map(str, regions[name])) + "\n")
-        lo, hi = cfg.held_out_range
-        n_tr, n_va = cfg.n_train, cfg.n_val
-        splits = {
-            "train": {"subjects": subjects[:n_tr], "sentences": [1, cfg.n_sentences]},
-            "val": {"subjects": subjects[n_tr : n_tr + n_va], "sentences": [lo, hi]},
-            "test": {"subjects": subjects[n_tr + n_va :], "sentences": [lo, hi]},
-        }
-        dump_json_sorted(tmp / "splits.json", splits)
+        dump_json_sorted(tmp / "splits.json", _splits(cfg, subjects))
         dump_json_sorted(tmp / "transcripts.json", transcripts)
         dump_json_sorted(tmp / "alignments.json", alignments)
         dump_json_sorted(tmp / "pairs.json", [p.to_json() for p in pairs + controls])  # "group": near / same_viseme / far
-        meta = {
-            "name": "w2s-synthtalk",
-            "build_version": BUILD_VERSION,
-            "preset": asdict(cfg),
-            "seed": seed,
-            "fps": FPS,
-            "sample_rate": speech.SAMPLE_RATE,
-            "n_vertices": int(templates[subjects[0]].shape[0]),
-            "n_subjects": len(subjects),
-            "n_sequences": len(jobs),
-            "n_pairs": len(pairs),
-            "n_control_pairs": {g: sum(p.group == g for p in controls) for g in ("same_viseme", "far")},
-            "speakers": [
-                {"subject": s.subject, "voice": s.voice, "rate": s.rate, "pitch": s.pitch,
-                 "shape": asdict(s.shape), "style": asdict(s.style)} for s in spk
-            ],
-            "versions": {p: metadata.version(p) for p in ("w2s", "espeakng-loader", "numpy", "soxr", "soundfile")},
-            "content_sha256": tree_sha256(tmp, skip="corpus.json"),
-        }  # fmt: skip
+        meta = _meta(cfg, seed, spk, pairs, controls, templates, len(jobs), tree_sha256(tmp, skip="corpus.json"))
         dump_json_sorted(tmp / "corpus.json", meta)  # written last: a folder without it is not a corpus
     log.info("built %s: %d sequences, %d pairs", out, len(jobs), len(pairs))
     return out
