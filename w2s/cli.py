@@ -32,7 +32,6 @@ from w2s.semantic.train import (
     training_pairs,
 )
 from w2s.utils.io import OutputError, atomic_path
-from w2s.utils.runtime import configure_threads
 
 
 class UsageError(Exception):
@@ -302,7 +301,6 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    configure_threads()
     logging.basicConfig(level=logging.INFO if args.verbose or args.command == "notebooks" else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:

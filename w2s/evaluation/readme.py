@@ -13,10 +13,9 @@ import json
 import re
 from pathlib import Path
 
+from w2s.corpus.pairs import GROUPS
 from w2s.evaluation.report import markdown_table
 from w2s.utils.io import atomic_path
-
-GROUPS = ("near", "same_viseme", "far")
 
 
 class ReadmeError(ValueError):
