@@ -92,6 +92,10 @@ class Decoder(nn.Module, CheckpointMixin):
     config_class: ClassVar[type[DecoderConfig]] = DecoderConfig
     error_class: ClassVar[type[Exception]] = DecoderError
     name: ClassVar[str] = ""  # set by register()
+    # the frozen encoder whose frames F_p this host reads by default (w2s.encoders.load_encoder names):
+    # offline, and with the real models (the paper's choice per host)
+    offline_encoder: ClassVar[str] = "tiny-hubert"
+    real_encoder: ClassVar[str] = "facebook/wav2vec2-base-960h"
 
     def __init__(self, config: DecoderConfig):
         super().__init__()
@@ -174,6 +178,16 @@ class Decoder(nn.Module, CheckpointMixin):
         return {k: v for k, v in self.state_dict().items() if not k.startswith("wav2sem.")}
 
     # the contract ----------------------------------------------------------------------------
+
+    def prepare(self, offsets: list[torch.Tensor], seed: int = 0, cache_dir=None) -> dict:
+        """Fit what the host fits on the training *motion* before it trains on audio: VOCA the PCA of
+        the displacements, CodeTalker its stage-1 VQ-VAE; nothing by default.
+
+        offsets: the training sequences' vertices minus their templates, (T_i, V, 3) each.
+        cache_dir: where a costly fit (a stage-1 model) may be kept and found again, keyed by its data
+        and config. Returns logs (JSON-able) for the run's record.
+        """
+        return {}
 
     def loss(self, batch: Batch) -> tuple[torch.Tensor, dict]:
         """Training: (scalar loss, logs {name: float}) on a padded batch; padded frames do not count.
