@@ -13,6 +13,7 @@ import logging
 import sys
 from pathlib import Path
 
+from w2s import decoders
 from w2s.corpus.build import BuildError, build
 from w2s.corpus.check import check_preset
 from w2s.corpus.pairs import GROUPS, mine_pairs
@@ -20,7 +21,10 @@ from w2s.corpus.phone_distance import load_or_measure
 from w2s.corpus.speech import DEFAULT_VOICE, VOICES, SpeechError, save_wav, synthesize
 from w2s.corpus.visemes import viseme_of
 from w2s.data.corpus import Corpus
+from w2s.decoders.inputs import DEFAULT_TEXT_MODEL
+from w2s.decoders.training import DecoderRecipe, train_decoder
 from w2s.evaluation.analysis import analyse, summary_rows
+from w2s.evaluation.decoders import evaluate_decoder
 from w2s.evaluation.readme import update_readme
 from w2s.runner import NotebookError, run_all
 from w2s.semantic.train import (
@@ -31,7 +35,7 @@ from w2s.semantic.train import (
     train_wav2sem,
     training_pairs,
 )
-from w2s.utils.io import OutputError, atomic_path
+from w2s.utils.io import OutputError, atomic_path, write_json
 
 
 class UsageError(Exception):
@@ -234,6 +238,58 @@ def _wav2sem(args) -> int:
     return 0
 
 
+# --- w2s decoder train / eval -----------------------------------------------------------------
+
+
+def _decoder_args(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="action", required=True)
+    t = sub.add_parser("train", help="train a host decoder with or without the plug (resumable)")
+    t.add_argument("--host", required=True, choices=decoders.names())
+    t.add_argument("--semantic", default="none", choices=["none", "wav2sem", "oracle_text"],
+                   help="F_s: none (the baseline), a trained Wav2Sem on the audio, or the transcript's text vector")
+    t.add_argument("--wav2sem", default=None, help="--semantic wav2sem: a trained Wav2Sem folder (w2s wav2sem train --out)")
+    t.add_argument("--text-model", default=DEFAULT_TEXT_MODEL, help="oracle_text's sentence model (name or folder)")
+    t.add_argument("--corpus", type=Path, required=True, help="dataset folder (our corpus, VOCASET or BIWI layout)")
+    t.add_argument("--out", type=Path, required=True, help="output folder (resumes from its checkpoint if present)")
+    t.add_argument("--preset", default="tiny", choices=["tiny", "paper"])
+    t.add_argument("--encoder", default=None, help="F_p's encoder (default: the host's: tiny-hubert, or the phoneme "
+                   "recogniser for VOCA); a hub name or folder for real models")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--steps", type=int, default=None, help="training steps (default: the host's recipe)")
+    t.add_argument("--batch-size", type=int, default=None)
+    t.add_argument("--lr", type=float, default=None)
+    e = sub.add_parser("eval", help="metrics of a trained decoder on a split, as JSON")
+    e.add_argument("--model", type=Path, required=True, help="the --out folder of `w2s decoder train`")
+    e.add_argument("--corpus", type=Path, default=None, help="dataset folder (default: the one it was trained on)")
+    e.add_argument("--split", default="test")
+    e.add_argument("--condition", default="all", help="'all': average over every training identity (unseen "
+                   "speakers); or one training identity's index")
+    e.add_argument("--out", type=Path, default=None, help="write the JSON here (default: MODEL/eval-SPLIT.json)")
+
+
+def _decoder(args) -> int:
+    if args.action == "train":
+        if not args.out.parent.is_dir():
+            raise UsageError(f"cannot write {args.out}: folder {args.out.parent} does not exist")
+        recipe = DecoderRecipe(host=args.host, preset=args.preset, semantic=args.semantic, seed=args.seed,
+                               encoder=args.encoder, wav2sem=args.wav2sem, text_model=args.text_model,
+                               max_steps=args.steps, batch_size=args.batch_size, lr=args.lr)  # fmt: skip
+        rec = train_decoder(recipe, args.corpus, args.out)
+        sec = rec["seconds"]
+        print(f"{args.host} ({args.preset}, semantic={args.semantic}, seed {args.seed}): trained in {sec['train']:.1f} s "
+              f"(inputs {sec['inputs']:.1f} s, prepare {sec['prepare']:.1f} s); model: {args.out / 'model'}")
+        return 0
+    result = evaluate_decoder(args.model, args.corpus, args.split, args.condition)
+    out = args.out or Path(args.model) / f"eval-{args.split}.json"
+    write_json(out, result)
+    m, b = result["metrics"], result["baseline"]
+    print(f"{result['host']} semantic={result['semantic']} seed {result['seed']} on {args.split}: LVE {m['lve']:.3e} "
+          f"({m['lve_mm']:.2f} mm)  MVE {m['mve'] * 1000:.2f} mm  FDD {m['fdd']:.2e}  homophone-LVE "
+          f"{m.get('homophone_lve', float('nan')):.3e} | template+mean offset: LVE {b['lve']:.3e} ({b['lve_mm']:.2f} mm)")
+    print(f"wrote {out}")
+    return 0
+
+
 # --- w2s notebooks ----------------------------------------------------------------------------
 
 
@@ -283,6 +339,7 @@ COMMANDS = {
     "corpus": (_corpus_args, _corpus, "build the embedded talking-head corpus, or check its phonemes"),
     "coupling": (_coupling_args, _coupling, "measure how an encoder couples near-homophones (and the controls)"),
     "wav2sem": (_wav2sem_args, _wav2sem, "train Wav2Sem, the audio-to-semantic adapter"),
+    "decoder": (_decoder_args, _decoder, "train and evaluate a host decoder (VOCA, FaceFormer, CodeTalker, ...)"),
     "notebooks": (_notebooks_args, _notebooks, "execute the notebooks in order with papermill"),
     "readme": (_readme_args, _readme, "rewrite the README's results tables from a run's metrics"),
 }

@@ -49,6 +49,14 @@ def make_batch(lengths=LENGTHS, seed: int = 0, audio: bool = False) -> Batch:
                  **extra)  # fmt: skip
 
 
+def perturb(model: Decoder, scale: float = 0.01) -> None:
+    """Move every parameter off its initial value (seeded), as training would."""
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(scale * torch.randn(p.shape, generator=g).to(p))
+
+
 def generate(model: Decoder, batch: Batch, seed: int = 0) -> torch.Tensor:
     torch.manual_seed(seed)  # diffusion hosts sample
     F_p, mask = model.features(batch)
@@ -94,6 +102,7 @@ def test_output_shapes(name, source):
 @pytest.mark.parametrize("name", NAMES)
 def test_padded_batch_equals_item_by_item(name, source):
     model, batch = build(name, source).eval(), make_batch()
+    perturb(model)  # a zero-initialised head would make every output the template: nothing compared
     with torch.no_grad():
         out = generate(model, batch)
         for i, n in enumerate(LENGTHS):
@@ -122,6 +131,7 @@ def test_same_seed_same_weights_with_and_without_the_plug(name):
 def test_training_and_inference_read_the_same_fused_features(name):
     """The official predict() skipped W_s; here the plug runs once per call, with W_s, in both."""
     model, batch = build(name, "wav2sem").eval(), make_batch()
+    perturb(model)  # trained-like weights: a zero-initialised head (FaceFormer, CodeTalker) ignores its input at first
     seen = []
     hook = model.fusion.register_forward_hook(lambda mod, args, out: seen.append(out.detach().clone()))
     with torch.no_grad():
@@ -141,9 +151,7 @@ def test_training_and_inference_read_the_same_fused_features(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_save_and_load_give_identical_outputs(name, source, tmp_path):
     model, batch = build(name, source), make_batch()
-    with torch.no_grad():  # not the initial values: a missed tensor would show
-        for p in model.parameters():
-            p.add_(0.01 * torch.randn_like(p))
+    perturb(model)  # not the initial values: a missed tensor would show
     folder = model.save_pretrained(tmp_path / name)
     loaded = decoders.load(folder)
     assert type(loaded) is type(model) and loaded.config == model.config and not loaded.training

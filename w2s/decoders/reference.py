@@ -40,6 +40,7 @@ class ReferenceConfig(DecoderConfig):
 @register("reference")
 class ReferenceDecoder(Decoder):
     config_class = ReferenceConfig
+    train_recipes = {"paper": dict(epochs=100, batch_size=1, lr=1e-4), "tiny": dict(epochs=20, batch_size=8, lr=1e-3)}
 
     def __init__(self, config: ReferenceConfig):
         super().__init__(config)  # the plug first

@@ -1,0 +1,188 @@
+"""What a host decoder reads, per utterance, computed once and cached: F_p at the face frame rate, F_s.
+
+    enc = load_encoder(get("faceformer").offline_encoder, corpus=root)
+    sem = SemanticSource.from_name("wav2sem", root, wav2sem="data/models/wav2sem-lite-.../model")
+    clips = load_clips(root, "train", enc, sem)          # list[Clip]
+    batch = collate(clips[:8])                            # a w2s.data.batch.Batch
+
+F_p: the frozen encoder's frames (:mod:`w2s.encoders`, on-disk feature cache), resampled to exactly
+the clip's vertex frames by FaceFormer's rule (:func:`w2s.encoders.align_to_fps`). F_s: one vector per
+clip, from the frozen Wav2Sem on the clip's audio (cached on disk by the model's weights and the audio
+bytes) or, for the oracle, the text embedding of the transcript (the semantic cache). Both are the same
+for every epoch, seed and host that reads the same encoder, so they are computed once, not per epoch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from w2s.data.batch import Batch, pad
+from w2s.data.faces import FaceDataset
+from w2s.data.spec import DatasetSpec
+from w2s.decoders.base import DecoderError
+from w2s.encoders import Encoder, align_to_fps, audio_sha256, cached_encode, load_encoder
+from w2s.semantic.targets import cached_embed, load_text_model
+from w2s.semantic.wav2sem import Wav2Sem
+from w2s.utils.cache import NpyCache
+from w2s.utils.hashing import sha256_tensors
+from w2s.utils.paths import cache_dir
+from w2s.utils.runtime import progress
+
+DEFAULT_TEXT_MODEL = "all-MiniLM-L6-v2"  # the sentence space of the offline default (notebook 02)
+
+
+@dataclass
+class Clip:
+    """One utterance as a decoder reads it."""
+
+    stem: str
+    subject: str
+    subject_index: int  # position in the training subjects (one-hot), -1 when unseen
+    template: torch.Tensor  # (V, 3)
+    vertices: torch.Tensor  # (T, V, 3)
+    features: torch.Tensor  # F_p (T, C_p) at the face frame rate
+    F_s: torch.Tensor | None  # (C_s,)
+    fps: float
+    transcript: str | None = None
+    alignment: dict | None = None
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.vertices)
+
+
+def collate(clips: list[Clip], subject_index: int | None = None) -> Batch:
+    """A padded Batch of clips; `subject_index` overrides every clip's conditioning identity."""
+    if not clips:
+        raise DecoderError("collate: no clips")
+    F_p, mask = pad([c.features for c in clips])
+    vertices, _ = pad([c.vertices for c in clips])
+    subj = [c.subject_index if subject_index is None else subject_index for c in clips]
+    F_s = None if clips[0].F_s is None else torch.stack([c.F_s for c in clips])
+    return Batch(
+        template=torch.stack([c.template for c in clips]), subject_index=torch.tensor(subj, dtype=torch.long),
+        vertices=vertices, vertex_mask=mask, features=F_p, feature_mask=mask, F_s=F_s, fps=clips[0].fps,
+        stems=[c.stem for c in clips], subjects=[c.subject for c in clips],
+        transcripts=[c.transcript for c in clips], alignments=[c.alignment for c in clips],
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# F_s
+
+
+class SemanticSource:
+    """Where F_s comes from: ``none``, ``oracle_text`` (a text model on the transcript) or ``wav2sem``
+    (a frozen Wav2Sem on the audio). ``identity`` names it in a decoder's run record."""
+
+    name: str = "none"
+    dim: int = 0
+    identity: str = "none"
+
+    def vectors(self, clips_audio: list[np.ndarray], transcripts: list[str | None], stems: list[str]) -> np.ndarray | None:
+        return None
+
+    @staticmethod
+    def from_name(name: str, corpus_root=None, wav2sem=None, text_model: str = DEFAULT_TEXT_MODEL) -> SemanticSource:
+        if name == "none":
+            return SemanticSource()
+        if name == "oracle_text":
+            return OracleText(text_model)
+        if name == "wav2sem":
+            if wav2sem is None:
+                raise DecoderError("semantic source 'wav2sem' needs a trained Wav2Sem: pass its folder (--wav2sem)")
+            return Wav2SemVectors(wav2sem, corpus_root)
+        raise DecoderError(f"unknown semantic source {name!r}; choose none, wav2sem or oracle_text")
+
+
+class OracleText(SemanticSource):
+    """The paper's oracle ablation: the text embedding of the true transcript (BERT_c / BERT_m rows)."""
+
+    name = "oracle_text"
+
+    def __init__(self, text_model: str = DEFAULT_TEXT_MODEL):
+        self.model = load_text_model(text_model)
+        self.dim = self.model.dim
+        self.identity = self.model.identity
+
+    def vectors(self, clips_audio, transcripts, stems):
+        missing = [s for s, t in zip(stems, transcripts) if not t]
+        if missing:
+            raise DecoderError(f"oracle_text needs a transcript for every clip; none for {missing[:3]} "
+                               f"({len(missing)} in all): add transcripts.json to the dataset folder")  # fmt: skip
+        return cached_embed(self.model, list(transcripts))
+
+
+def wav2sem_folder(path) -> Path:
+    """The model folder of a Wav2Sem: `path` itself (config.json inside) or its ``model/`` subfolder (a run)."""
+    p = Path(path)
+    for cand in (p, p / "model"):
+        if (cand / "config.json").is_file():
+            return cand
+    raise DecoderError(f"{p}: not a Wav2Sem folder (no config.json in it or in {p / 'model'})")
+
+
+class Wav2SemVectors(SemanticSource):
+    """F_s = Wav2Sem(audio), frozen, one vector per clip; cached by (weights, audio bytes).
+
+    A ``lite`` Wav2Sem reads its host encoder's frames: the encoder named in its run record
+    (``wav2sem_run.json`` beside ``model/``), the tiny HuBERT of `corpus_root` by default."""
+
+    name = "wav2sem"
+
+    def __init__(self, folder, corpus_root=None):
+        self.folder = wav2sem_folder(folder)
+        self.model = Wav2Sem.from_pretrained(self.folder).eval()
+        self.dim = self.model.config.target_dim
+        self.identity = f"wav2sem:{sha256_tensors(self.model.state_dict())[:16]}"
+        self.host = None
+        if self.model.config.kind == "lite":
+            run = self.folder.parent / "wav2sem_run.json"
+            host = json.loads(run.read_text())["recipe"].get("host_encoder", "tiny-hubert") if run.is_file() else "tiny-hubert"
+            self.host = load_encoder(host, corpus=corpus_root)
+            if self.host.dim != self.model.config.input_dim:
+                raise DecoderError(f"{self.folder}: this lite Wav2Sem reads {self.model.config.input_dim}-d frames, "
+                                   f"its host encoder {host!r} gives {self.host.dim}-d")  # fmt: skip
+            self.identity += f"|{self.host.identity}"
+        self.cache = NpyCache(cache_dir("semantic_vectors"), "F_s cache")
+
+    def vectors(self, clips_audio, transcripts, stems):
+        keys = [hashlib.sha256(f"{self.identity}\0{audio_sha256(a)}".encode()).hexdigest() for a in clips_audio]
+        out = [self.cache.load(k, (self.dim,)) for k in keys]
+        todo = [i for i, v in enumerate(out) if v is None]
+        if todo:
+            inputs = [clips_audio[i] if self.host is None else cached_encode(self.host, clips_audio[i]) for i in todo]
+            for i, v in zip(todo, self.model.predict(inputs), strict=True):
+                self.cache.save(keys[i], v)
+                out[i] = v
+        return np.stack(out).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# clips
+
+
+def load_clips(root, split: str, encoder: Encoder, semantic: SemanticSource, spec: DatasetSpec | None = None) -> list[Clip]:
+    """Every utterance of `split` with F_p (cached encoder frames at the face fps) and F_s."""
+    ds = FaceDataset(root, split, spec=spec)
+    clips, audios = [], []
+    for i in progress(range(len(ds)), desc=f"{split}: encode"):
+        e = ds.entries[i]
+        audio = ds.load_audio(i)
+        verts = torch.from_numpy(ds.load_vertices(i))  # (T, V, 3)
+        F_p = align_to_fps(cached_encode(encoder, audio), encoder.rate, ds.fps, len(verts))  # (T, C_p)
+        clips.append(Clip(e.stem, e.subject, ds.subject_index(e.subject), torch.from_numpy(ds.templates[e.subject].copy()),
+                          verts, torch.from_numpy(F_p), None, ds.fps, ds.transcripts.get(e.stem),
+                          ds.alignments.get(e.stem)))  # fmt: skip
+        audios.append(audio)
+    F_s = semantic.vectors(audios, [c.transcript for c in clips], [c.stem for c in clips])
+    if F_s is not None:
+        for c, v in zip(clips, F_s, strict=True):
+            c.F_s = torch.from_numpy(np.ascontiguousarray(v))
+    return clips

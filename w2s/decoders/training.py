@@ -1,0 +1,167 @@
+"""Train a host decoder on a dataset folder, with or without the plug: ``w2s decoder train``.
+
+    record = train_decoder(DecoderRecipe("faceformer", semantic="wav2sem", wav2sem=folder), corpus_root, out)
+
+``out/`` gets ``model/`` (``save_pretrained``: config.json + model.safetensors), ``train/`` (the
+resumable checkpoint of :func:`w2s.train.fit`) and ``decoder_run.json``: the recipe, the encoder and
+semantic source identities (which Wav2Sem fed it), the data, the training time and history. Running
+again into the same ``out`` resumes; a finished run is loaded, not retrained; a different recipe in
+the same ``out`` is an error (it would silently reuse the other run's weights).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from w2s.data.spec import DatasetSpec, read_json
+from w2s.decoders.base import Decoder, DecoderError, get, load, train_step
+from w2s.decoders.inputs import DEFAULT_TEXT_MODEL, SemanticSource, collate, load_clips
+from w2s.encoders import load_encoder
+from w2s.train import History, TrainConfig, fit
+from w2s.utils.io import write_json
+from w2s.utils.paths import cache_dir
+from w2s.utils.runtime import set_seed
+
+RUN_FILE = "decoder_run.json"
+
+
+@dataclass(frozen=True)
+class DecoderRecipe:
+    host: str  # a registered decoder: voca | faceformer | codetalker | ...
+    preset: str = "tiny"  # tiny (CPU default) | paper
+    semantic: str = "none"  # none | wav2sem | oracle_text
+    seed: int = 0
+    encoder: str | None = None  # F_p's encoder (w2s.encoders.load_encoder name); None: the host's offline default
+    wav2sem: str | None = None  # semantic="wav2sem": a trained Wav2Sem folder
+    text_model: str = DEFAULT_TEXT_MODEL  # oracle_text's sentence model (and F_s's size for the others)
+    max_steps: int | None = None  # None: the host's recipe for the preset
+    batch_size: int | None = None
+    lr: float | None = None
+
+    def __post_init__(self):
+        get(self.host)  # DecoderError naming the registered hosts
+        if self.semantic not in ("none", "wav2sem", "oracle_text"):
+            raise DecoderError(f"--semantic must be none, wav2sem or oracle_text, got {self.semantic!r}")
+        if self.semantic == "wav2sem" and not self.wav2sem:
+            raise DecoderError("--semantic wav2sem needs --wav2sem FOLDER (a trained Wav2Sem: w2s wav2sem train, or notebook 02)")
+        for name in ("max_steps", "batch_size"):
+            v = getattr(self, name)
+            if v is not None and v < 1:
+                raise DecoderError(f"--{name.replace('_', '-')} must be >= 1, got {v}")
+        if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
+            raise DecoderError(f"--lr must be a positive number, got {self.lr}")
+        if self.seed < 0:
+            raise DecoderError(f"--seed must be >= 0, got {self.seed}")
+
+    @property
+    def encoder_name(self) -> str:
+        return self.encoder or get(self.host).offline_encoder
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def train_config(recipe: DecoderRecipe, n_train: int) -> TrainConfig:
+    """The host's schedule for the preset (``train_recipes``), with the recipe's overrides."""
+    cls = get(recipe.host)
+    table = getattr(cls, "train_recipes", {}).get(recipe.preset)
+    if table is None:
+        raise DecoderError(f"{recipe.host} has no training recipe for preset {recipe.preset!r}")
+    t = dict(table)
+    batch = recipe.batch_size or int(t.get("batch_size", 8))
+    steps = recipe.max_steps or int(t.get("max_steps") or math.ceil(t["epochs"] * n_train / batch))
+    return TrainConfig(
+        max_steps=steps, batch_size=batch, lr=recipe.lr or float(t.get("lr", 1e-3)),
+        weight_decay=float(t.get("weight_decay", 0.0)), warmup_steps=min(int(t.get("warmup_steps", 0)), steps // 2),
+        log_every=max(1, min(20, steps // 20)), eval_every=0, checkpoint_every=max(1, steps // 4), seed=recipe.seed,
+    )  # fmt: skip
+
+
+def build_model(recipe: DecoderRecipe, n_vertices: int, audio_dim: int, n_subjects: int, semantic_dim: int) -> Decoder:
+    cls = get(recipe.host)
+    try:
+        cfg = cls.config_class.preset(recipe.preset, n_vertices=n_vertices, audio_dim=audio_dim, n_subjects=n_subjects,
+                                      semantic_source=recipe.semantic, semantic_dim=semantic_dim)  # fmt: skip
+    except (KeyError, NotImplementedError) as e:
+        raise DecoderError(f"{recipe.host}: unknown preset {recipe.preset!r} ({e})") from e
+    set_seed(recipe.seed)
+    return cls(cfg)
+
+
+def semantic_source(recipe: DecoderRecipe, corpus_root) -> tuple[SemanticSource, int]:
+    """F_s's source and size. Without the plug F_s's size still sets W_s's draw (same init as the plugged run)."""
+    sem = SemanticSource.from_name(recipe.semantic, corpus_root, recipe.wav2sem, recipe.text_model)
+    dim = sem.dim or SemanticSource.from_name("oracle_text", text_model=recipe.text_model).dim
+    return sem, dim
+
+
+def _check_out(out: Path, recipe: DecoderRecipe, data: dict) -> None:
+    run = out / RUN_FILE
+    if not run.is_file():
+        return
+    old = read_json(run, "decoder run record")
+    if old.get("recipe") != recipe.to_json() or old.get("data") != data:
+        raise DecoderError(f"{out} holds a decoder trained with another recipe or data ({run}); "
+                           "choose another --out or delete it")  # fmt: skip
+
+
+def train_decoder(recipe: DecoderRecipe, root, out, spec: DatasetSpec | None = None, on_log=None) -> dict:
+    """Train (or resume, or load when finished) one decoder; returns the run record (``decoder_run.json``)."""
+    root, out = Path(root), Path(out)
+    t0 = time.perf_counter()
+    encoder = load_encoder(recipe.encoder_name, corpus=root)
+    sem, semantic_dim = semantic_source(recipe, root)
+    data = {"root": str(root.resolve()), "content_sha256": _content(root), "encoder": encoder.identity,
+            "semantic": sem.identity}  # fmt: skip
+    _check_out(out, recipe, data)
+    if (out / RUN_FILE).is_file() and read_json(out / RUN_FILE, "decoder run record").get("finished"):
+        return read_json(out / RUN_FILE, "decoder run record")
+    clips = load_clips(root, "train", encoder, sem, spec)
+    t_inputs = time.perf_counter() - t0
+    n_subjects = len({c.subject for c in clips if c.subject_index >= 0})
+    model = build_model(recipe, clips[0].vertices.shape[1], encoder.dim, n_subjects, semantic_dim)
+    out.mkdir(parents=True, exist_ok=True)
+    record = {"recipe": recipe.to_json(), "data": data, "finished": False}
+    write_json(out / RUN_FILE, record)
+
+    t1 = time.perf_counter()
+    prep = model.prepare([c.vertices - c.template for c in clips], seed=recipe.seed, cache_dir=cache_dir("decoders"))
+    t_prepare = time.perf_counter() - t1
+    cfg = train_config(recipe, len(clips))
+    hist: History = fit(model, clips, collate, train_step, cfg, out_dir=out / "train", on_log=on_log)
+    model.save_pretrained(out / "model")
+    record.update(finished=True, config=model.config.to_dict(), train=asdict(cfg), prepare=prep,
+                  n_parameters=sum(p.numel() for p in model.parameters()),
+                  n_trainable=sum(p.numel() for p in model.parameters() if p.requires_grad),
+                  seconds={"inputs": round(t_inputs, 2), "prepare": round(t_prepare, 2), "train": round(hist.seconds, 2),
+                           "total": round(time.perf_counter() - t0, 2)},
+                  history=hist.to_json())  # fmt: skip
+    write_json(out / RUN_FILE, record)
+    return record
+
+
+def _content(root: Path) -> str | None:
+    """The corpus's content hash (our corpus.json), None for other datasets."""
+    meta = root / "corpus.json"
+    return json.loads(meta.read_text()).get("content_sha256") if meta.is_file() else None
+
+
+def load_run(folder) -> tuple[Decoder, dict]:
+    """A trained decoder and its run record, from ``train_decoder``'s `out` folder (or its ``model/``)."""
+    folder = Path(folder)
+    if not (folder / RUN_FILE).is_file() and (folder.parent / RUN_FILE).is_file():
+        folder = folder.parent
+    if not (folder / RUN_FILE).is_file():
+        raise DecoderError(f"{folder}: no {RUN_FILE}; give the --out folder of `w2s decoder train`")
+    record = read_json(folder / RUN_FILE, "decoder run record")
+    if not record.get("finished"):
+        raise DecoderError(f"{folder}: training did not finish; run `w2s decoder train` again with this --out to resume")
+    return load(folder / "model"), record
+
+
+def recipe_of(record: dict) -> DecoderRecipe:
+    return replace(DecoderRecipe(record["recipe"]["host"]), **record["recipe"])

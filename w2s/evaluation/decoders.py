@@ -1,0 +1,114 @@
+"""Evaluate a trained host decoder on a split: ``w2s decoder eval``.
+
+    result = evaluate_decoder("runs/faceformer-none-0", split="test")
+    result["metrics"]["lve"], result["baseline"]["lve"]
+
+Conditioning (reference §5): a test speaker unseen in training has no style of its own, so, as
+FaceFormer and CodeTalker do, each clip is generated once under *every* training identity and the
+metrics are averaged over those conditions (``conditions="all"``); a seen speaker is conditioned on
+itself. ``conditions=k`` uses training identity k only (faster).
+
+Metrics: :func:`w2s.evaluation.metrics.evaluate` (LVE squared as in CodeTalker's script, its root in mm,
+MVE, signed FDD, homophone-LVE inside the near-homophone pair words). Beside them, the
+"template + mean training offset" baseline: every frame is the speaker's template plus the mean
+displacement of all training frames, a face that does not listen.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from w2s.data.corpus import Corpus
+from w2s.data.faces import FaceDataset
+from w2s.data.files import pair_word_spans
+from w2s.decoders.base import DecoderError
+from w2s.decoders.inputs import Clip, collate, load_clips
+from w2s.decoders.training import load_run, recipe_of, semantic_source
+from w2s.encoders import load_encoder
+from w2s.evaluation.metrics import evaluate
+
+
+def _spans(root: Path, alignments: list[dict | None]) -> list | None:
+    """Per clip, the time spans of the near-homophone pair words it says (our corpus only)."""
+    if not Corpus.is_built(root):
+        return None
+    words = Corpus.open(root).pair_words("near")
+    return [pair_word_spans(a, words) if a else [] for a in alignments]
+
+
+def generate_clips(model, clips: list[Clip], subject: int | None = None, batch_size: int = 16, **kwargs) -> list[np.ndarray]:
+    """Predicted vertices (T_i, V, 3) per clip, batched by similar length; `subject` overrides the identity."""
+    order = sorted(range(len(clips)), key=lambda i: clips[i].n_frames)
+    out: list[np.ndarray | None] = [None] * len(clips)
+    model.eval()
+    with torch.no_grad():
+        for s in range(0, len(order), batch_size):
+            idx = order[s : s + batch_size]
+            verts = model.generate_batch(collate([clips[i] for i in idx], subject), **kwargs)  # (B, T, V, 3)
+            for j, i in enumerate(idx):
+                out[i] = verts[j, : clips[i].n_frames].numpy()
+    return out
+
+
+def baseline(root, split: str = "test", spec=None) -> dict:
+    """Metrics of "template + mean training offset" on `split`."""
+    train = FaceDataset(root, "train", spec=spec)
+    total, n = 0.0, 0
+    for i, e in enumerate(train.entries):
+        off = train.load_vertices(i) - train.templates[e.subject]  # (T, V, 3)
+        total, n = total + off.sum(0, dtype=np.float64), n + len(off)
+    mean_offset = (total / n).astype(np.float32)  # (V, 3)
+    ds = FaceDataset(root, split, spec=spec)
+    gts = [ds.load_vertices(i) for i in range(len(ds))]
+    tmpl = [ds.templates[e.subject] for e in ds.entries]
+    preds = [np.broadcast_to(t + mean_offset, g.shape) for t, g in zip(tmpl, gts, strict=True)]
+    spans = _spans(Path(root), [ds.alignments.get(e.stem) for e in ds.entries])
+    return evaluate(preds, gts, tmpl, ds.lips, ds.upper_face, spans, fps=ds.fps)
+
+
+def evaluate_decoder(folder, root=None, split: str = "test", conditions="all", batch_size: int = 16,
+                     spec=None, with_baseline: bool = True, **generate_kwargs) -> dict:  # fmt: skip
+    """Metrics of the decoder trained into `folder` on `split` of `root` (default: the dataset it was trained on)."""
+    model, record = load_run(folder)
+    recipe = recipe_of(record)
+    root = Path(root or record["data"]["root"])
+    encoder = load_encoder(recipe.encoder_name, corpus=root)
+    if encoder.identity != record["data"]["encoder"]:
+        raise DecoderError(f"{folder}: trained on F_p of {record['data']['encoder']!r}, but {recipe.encoder_name!r} now "
+                           f"loads {encoder.identity!r}; the features differ")  # fmt: skip
+    sem, _ = semantic_source(recipe, root)
+    if sem.identity != record["data"]["semantic"]:
+        raise DecoderError(f"{folder}: trained with F_s from {record['data']['semantic']!r}, now {sem.identity!r}")
+    clips = load_clips(root, split, encoder, sem, spec)
+    ds = FaceDataset(root, split, spec=spec)
+    spans = _spans(root, [c.alignment for c in clips])
+    gts, tmpl = [c.vertices.numpy() for c in clips], [c.template.numpy() for c in clips]
+    n_train = model.config.n_subjects
+    if conditions == "all":
+        conds = list(range(n_train)) if any(c.subject_index < 0 for c in clips) else [None]
+    else:
+        k = int(conditions)
+        if not 0 <= k < n_train:
+            raise DecoderError(f"--condition must be 'all' or a training identity in 0..{n_train - 1}, got {k}")
+        conds = [k]
+    t0 = time.perf_counter()
+    per = []
+    for k in conds:
+        preds = generate_clips(model, clips, k, batch_size, **generate_kwargs)
+        per.append({"condition": k, **evaluate(preds, gts, tmpl, ds.lips, ds.upper_face, spans, fps=ds.fps)})
+    seconds = time.perf_counter() - t0
+    keys = [k for k, v in per[0].items() if isinstance(v, float)]
+    metrics = {k: float(np.mean([p[k] for p in per])) for k in keys}
+    metrics.update(n_frames=per[0]["n_frames"], n_sequences=per[0]["n_sequences"])
+    audio_s = sum(c.n_frames for c in clips) / ds.fps
+    out = {"host": recipe.host, "preset": recipe.preset, "semantic": recipe.semantic, "seed": recipe.seed,
+           "split": split, "conditions": conds, "metrics": metrics, "per_condition": per,
+           "generate_seconds": round(seconds, 3), "real_time_factor": seconds / (audio_s * len(conds)),
+           "train_seconds": record.get("seconds", {}).get("train")}  # fmt: skip
+    if with_baseline:
+        out["baseline"] = baseline(root, split, spec)
+    return out
