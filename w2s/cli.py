@@ -254,6 +254,8 @@ def _decoder_args(p: argparse.ArgumentParser) -> None:
     t.add_argument("--preset", default="tiny", choices=["tiny", "paper"])
     t.add_argument("--encoder", default=None, help="F_p's encoder (default: the host's: tiny-hubert, or the phoneme "
                    "recogniser for VOCA); a hub name or folder for real models")
+    t.add_argument("--finetune-encoder", action="store_true", help="the host runs --encoder itself and trains it "
+                   "(CNN frozen, transformer trained), as FaceFormer and CodeTalker do with wav2vec 2.0")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--steps", type=int, default=None, help="training steps (default: the host's recipe)")
     t.add_argument("--batch-size", type=int, default=None)
@@ -272,7 +274,7 @@ def _decoder(args) -> int:
         if not args.out.parent.is_dir():
             raise UsageError(f"cannot write {args.out}: folder {args.out.parent} does not exist")
         recipe = DecoderRecipe(host=args.host, preset=args.preset, semantic=args.semantic, seed=args.seed,
-                               encoder=args.encoder, wav2sem=args.wav2sem, text_model=args.text_model,
+                               encoder=args.encoder, finetune_encoder=args.finetune_encoder, wav2sem=args.wav2sem, text_model=args.text_model,
                                max_steps=args.steps, batch_size=args.batch_size, lr=args.lr)  # fmt: skip
         rec = train_decoder(recipe, args.corpus, args.out)
         sec = rec["seconds"]

@@ -41,7 +41,9 @@ from typing import ClassVar
 import torch
 import torch.nn as nn
 
+from w2s.data.audio import SAMPLE_RATE
 from w2s.data.batch import Batch
+from w2s.decoders.audio_encoder import FREEZE, TrainableEncoder
 from w2s.fusion import SOURCES, FusionConfig, SemanticFusion
 from w2s.nn.checkpoint import CheckpointMixin, Config, read_meta, resolve
 
@@ -60,6 +62,9 @@ class DecoderConfig(Config):
     n_subjects: int = 8  # training identities (speaking style); 0: none
     semantic_source: str = "none"  # "none" (the baseline) | "wav2sem" | "oracle_text"
     semantic_dim: int = 768  # C_s: F_s's size (768 BERT / Wav2Sem_c, 384 all-MiniLM-L6-v2)
+    encoder: str | None = None  # a wav2vec2-style hub name or folder the host runs and trains itself on
+    #                             batch.audio (FaceFormer, CodeTalker); None: F_p precomputed by a frozen encoder
+    encoder_freeze: str = "cnn"  # with `encoder`: "cnn" (the originals: CNN frozen, transformer trained) | "all" | "none"
 
     error_class: ClassVar[type[Exception]] = DecoderError
     presets: ClassVar[tuple[str, ...]] = ("paper", "tiny")
@@ -72,6 +77,8 @@ class DecoderConfig(Config):
                 raise DecoderError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.n_subjects < 0:
             raise DecoderError(f"n_subjects must be >= 0, got {self.n_subjects}")
+        if self.encoder_freeze not in FREEZE:
+            raise DecoderError(f"encoder_freeze must be one of {FREEZE}, got {self.encoder_freeze!r}")
 
     @property
     def fusion(self) -> FusionConfig:
@@ -108,6 +115,8 @@ class Decoder(nn.Module, CheckpointMixin):
         if self.fusion.W_s is None:  # draw W_s's numbers anyway: the host's layers start the same
             nn.Linear(config.semantic_dim, config.audio_dim)
         self.wav2sem = None
+        # the host's own speech encoder (loaded from its source, then overwritten by a checkpoint's weights)
+        self.audio_encoder = TrainableEncoder(config.encoder, config.encoder_freeze) if config.encoder else None
 
     # the plug --------------------------------------------------------------------------------
 
@@ -126,8 +135,17 @@ class Decoder(nn.Module, CheckpointMixin):
         return self.read_audio(F_p, self.semantic_vector(batch), mask), mask
 
     def features(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """F_p (B, T, audio_dim) and its mask. Hosts that train their audio encoder override this
-        (encode ``batch.audio``); by default F_p was computed by a frozen encoder into the batch."""
+        """F_p (B, T, audio_dim) and its mask: computed by a frozen encoder into the batch, or, with
+        ``config.encoder``, by the host's own encoder from ``batch.audio`` (one frame per vertex frame,
+        or ``duration * fps`` frames when the batch has no vertices)."""
+        if self.audio_encoder is not None:
+            if batch.audio is None or batch.fps is None:
+                raise DecoderError(f"{self.name}: config.encoder={self.config.encoder!r} reads batch.audio and batch.fps")
+            if batch.vertices is not None:
+                n_frames = batch.vertex_lengths
+            else:
+                n_frames = (batch.audio_lengths.double() * batch.fps / SAMPLE_RATE).floor().long().clamp_min(1)
+            return self.audio_encoder(batch.audio, batch.audio_mask, n_frames, batch.fps)
         if batch.features is None:
             raise DecoderError(f"{self.name or type(self).__name__}: batch.features (F_p) is None; encode the "
                                "audio with the host's frozen encoder first (w2s.encoders)")  # fmt: skip

@@ -46,11 +46,12 @@ class Clip:
     subject_index: int  # position in the training subjects (one-hot), -1 when unseen
     template: torch.Tensor  # (V, 3)
     vertices: torch.Tensor  # (T, V, 3)
-    features: torch.Tensor  # F_p (T, C_p) at the face frame rate
+    features: torch.Tensor | None  # F_p (T, C_p) at the face frame rate; None when the host encodes the audio
     F_s: torch.Tensor | None  # (C_s,)
     fps: float
     transcript: str | None = None
     alignment: dict | None = None
+    audio: torch.Tensor | None = None  # (N,) 16 kHz, kept for a host that trains its own encoder
 
     @property
     def n_frames(self) -> int:
@@ -61,13 +62,15 @@ def collate(clips: list[Clip], subject_index: int | None = None) -> Batch:
     """A padded Batch of clips; `subject_index` overrides every clip's conditioning identity."""
     if not clips:
         raise DecoderError("collate: no clips")
-    F_p, mask = pad([c.features for c in clips])
-    vertices, _ = pad([c.vertices for c in clips])
+    F_p, mask = pad([c.features for c in clips]) if clips[0].features is not None else (None, None)
+    audio, audio_mask = pad([c.audio for c in clips]) if clips[0].audio is not None else (None, None)
+    vertices, vertex_mask = pad([c.vertices for c in clips])
     subj = [c.subject_index if subject_index is None else subject_index for c in clips]
     F_s = None if clips[0].F_s is None else torch.stack([c.F_s for c in clips])
     return Batch(
         template=torch.stack([c.template for c in clips]), subject_index=torch.tensor(subj, dtype=torch.long),
-        vertices=vertices, vertex_mask=mask, features=F_p, feature_mask=mask, F_s=F_s, fps=clips[0].fps,
+        vertices=vertices, vertex_mask=vertex_mask, features=F_p, feature_mask=mask, F_s=F_s, fps=clips[0].fps,
+        audio=audio, audio_mask=audio_mask,
         stems=[c.stem for c in clips], subjects=[c.subject for c in clips],
         transcripts=[c.transcript for c in clips], alignments=[c.alignment for c in clips],
     )  # fmt: skip
@@ -168,18 +171,21 @@ class Wav2SemVectors(SemanticSource):
 # clips
 
 
-def load_clips(root, split: str, encoder: Encoder, semantic: SemanticSource, spec: DatasetSpec | None = None) -> list[Clip]:
-    """Every utterance of `split` with F_p (cached encoder frames at the face fps) and F_s."""
+def load_clips(root, split: str, encoder: Encoder | None, semantic: SemanticSource, spec: DatasetSpec | None = None) -> list[Clip]:
+    """Every utterance of `split` with F_p (cached encoder frames at the face fps) and F_s; with
+    ``encoder=None`` the audio instead of F_p (for a host that runs its own encoder)."""
     ds = FaceDataset(root, split, spec=spec)
     clips, audios = [], []
     for i in progress(range(len(ds)), desc=f"{split}: encode"):
         e = ds.entries[i]
         audio = ds.load_audio(i)
         verts = torch.from_numpy(ds.load_vertices(i))  # (T, V, 3)
-        F_p = align_to_fps(cached_encode(encoder, audio), encoder.rate, ds.fps, len(verts))  # (T, C_p)
+        F_p = None
+        if encoder is not None:
+            F_p = torch.from_numpy(align_to_fps(cached_encode(encoder, audio), encoder.rate, ds.fps, len(verts)))  # (T, C_p)
         clips.append(Clip(e.stem, e.subject, ds.subject_index(e.subject), torch.from_numpy(ds.templates[e.subject].copy()),
-                          verts, torch.from_numpy(F_p), None, ds.fps, ds.transcripts.get(e.stem),
-                          ds.alignments.get(e.stem)))  # fmt: skip
+                          verts, F_p, None, ds.fps, ds.transcripts.get(e.stem), ds.alignments.get(e.stem),
+                          torch.from_numpy(audio) if encoder is None else None))  # fmt: skip
         audios.append(audio)
     F_s = semantic.vectors(audios, [c.transcript for c in clips], [c.stem for c in clips])
     if F_s is not None:

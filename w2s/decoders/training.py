@@ -38,6 +38,7 @@ class DecoderRecipe:
     encoder: str | None = None  # F_p's encoder (w2s.encoders.load_encoder name); None: the host's offline default
     wav2sem: str | None = None  # semantic="wav2sem": a trained Wav2Sem folder
     text_model: str = DEFAULT_TEXT_MODEL  # oracle_text's sentence model (and F_s's size for the others)
+    finetune_encoder: bool = False  # the host runs `encoder` itself and trains it (CNN frozen), as the originals
     max_steps: int | None = None  # None: the host's recipe for the preset
     batch_size: int | None = None
     lr: float | None = None
@@ -81,11 +82,14 @@ def train_config(recipe: DecoderRecipe, n_train: int) -> TrainConfig:
     )  # fmt: skip
 
 
-def build_model(recipe: DecoderRecipe, n_vertices: int, audio_dim: int, n_subjects: int, semantic_dim: int) -> Decoder:
+def build_model(recipe: DecoderRecipe, n_vertices: int, encoder, n_subjects: int, semantic_dim: int) -> Decoder:
     cls = get(recipe.host)
+    own = {"encoder": getattr(encoder, "source", None)} if recipe.finetune_encoder else {}
+    if recipe.finetune_encoder and not own["encoder"]:
+        raise DecoderError(f"--finetune-encoder needs a wav2vec2-style encoder (a hub name or folder), not {encoder.name!r}")
     try:
-        cfg = cls.config_class.preset(recipe.preset, n_vertices=n_vertices, audio_dim=audio_dim, n_subjects=n_subjects,
-                                      semantic_source=recipe.semantic, semantic_dim=semantic_dim)  # fmt: skip
+        cfg = cls.config_class.preset(recipe.preset, n_vertices=n_vertices, audio_dim=encoder.dim, n_subjects=n_subjects,
+                                      semantic_source=recipe.semantic, semantic_dim=semantic_dim, **own)  # fmt: skip
     except (KeyError, NotImplementedError) as e:
         raise DecoderError(f"{recipe.host}: unknown preset {recipe.preset!r} ({e})") from e
     set_seed(recipe.seed)
@@ -120,10 +124,10 @@ def train_decoder(recipe: DecoderRecipe, root, out, spec: DatasetSpec | None = N
     _check_out(out, recipe, data)
     if (out / RUN_FILE).is_file() and read_json(out / RUN_FILE, "decoder run record").get("finished"):
         return read_json(out / RUN_FILE, "decoder run record")
-    clips = load_clips(root, "train", encoder, sem, spec)
+    clips = load_clips(root, "train", None if recipe.finetune_encoder else encoder, sem, spec)
     t_inputs = time.perf_counter() - t0
     n_subjects = len({c.subject for c in clips if c.subject_index >= 0})
-    model = build_model(recipe, clips[0].vertices.shape[1], encoder.dim, n_subjects, semantic_dim)
+    model = build_model(recipe, clips[0].vertices.shape[1], encoder, n_subjects, semantic_dim)
     out.mkdir(parents=True, exist_ok=True)
     record = {"recipe": recipe.to_json(), "data": data, "finished": False}
     write_json(out / RUN_FILE, record)
@@ -141,7 +145,7 @@ def train_decoder(recipe: DecoderRecipe, root, out, spec: DatasetSpec | None = N
                            "total": round(time.perf_counter() - t0, 2)},
                   history=hist.to_json())  # fmt: skip
     write_json(out / RUN_FILE, record)
-    return record
+    return read_json(out / RUN_FILE, "decoder run record")  # as a later load sees it (lists, not tuples)
 
 
 def _content(root: Path) -> str | None:

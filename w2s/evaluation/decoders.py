@@ -83,7 +83,7 @@ def evaluate_decoder(folder, root=None, split: str = "test", conditions="all", b
     sem, _ = semantic_source(recipe, root)
     if sem.identity != record["data"]["semantic"]:
         raise DecoderError(f"{folder}: trained with F_s from {record['data']['semantic']!r}, now {sem.identity!r}")
-    clips = load_clips(root, split, encoder, sem, spec)
+    clips = load_clips(root, split, None if recipe.finetune_encoder else encoder, sem, spec)
     ds = FaceDataset(root, split, spec=spec)
     spans = _spans(root, [c.alignment for c in clips])
     gts, tmpl = [c.vertices.numpy() for c in clips], [c.template.numpy() for c in clips]

@@ -1,0 +1,146 @@
+"""Inference speed of the host decoders (tiny presets) on this machine's CPU: real-time factor, the
+plug's overhead, and cached vs uncached autoregressive generation.
+
+    .venv/bin/python benchmarks/decoders.py            # a few minutes on 2 cores; writes benchmarks/results/decoders.json
+    .venv/bin/python benchmarks/decoders.py --quick    # fewer repeats, no 1,800-frame uncached runs
+
+Everything runs in one process with the same thread setting (2 threads, or fewer CPUs), side by side,
+so the ratios compare like with like; the absolute seconds depend on the machine and its load. The
+models have random (perturbed) weights: speed does not depend on training. Sizes are the default
+corpus's: V = 2642 vertices, 30 fps, tiny-HuBERT 256-d frames, 8 training subjects, F_s 384-d.
+
+* ``rtf``: seconds of compute per second of audio for 10 s of audio (300 frames), batch 1:
+  ``generate`` alone (features cached aside) and end to end from the waveform (the host's encoder
+  first: tiny-HuBERT, and for VOCA the phoneme recogniser on it).
+* ``plug``: end-to-end time with F_s from the ``lite`` Wav2Sem (a head on the encoder's frames) and
+  from the standalone ``tiny`` Wav2Sem (its own waveform model), each divided by ``none``'s.
+* ``cache``: autoregressive hosts at 600 and 1,800 frames, with the key/value cache and without (the
+  original: the decoder re-run on the whole prefix at every frame); time ratio and max |difference|.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import w2s.decoders as decoders
+from w2s.encoders import load_encoder
+from w2s.semantic.wav2sem import Wav2Sem, Wav2SemConfig
+from w2s.utils.runtime import configure_threads
+
+RESULTS = Path(__file__).parent / "results" / "decoders.json"
+V, FPS, N_SUBJECTS, C_S, SR = 2642, 30, 8, 384, 16_000
+
+
+def timeit(fn, repeats: int) -> float:
+    """Median wall seconds of `repeats` calls (after one warm-up call)."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def build(name: str, audio_dim: int, source: str):
+    torch.manual_seed(0)
+    cls = decoders.get(name)
+    model = cls(cls.config_class.tiny(n_vertices=V, audio_dim=audio_dim, n_subjects=N_SUBJECTS, semantic_source=source,
+                                      semantic_dim=C_S)).eval()  # fmt: skip
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.01 * torch.randn(p.shape, generator=g))
+    return model
+
+
+def wav2sems(host_dim: int) -> dict[str, Wav2Sem]:
+    torch.manual_seed(0)
+    return {"lite": Wav2Sem(Wav2SemConfig.lite(input_dim=host_dim, target_dim=C_S)).eval(),
+            "tiny": Wav2Sem(Wav2SemConfig.tiny(target_dim=C_S)).eval()}  # fmt: skip
+
+
+def bench_host(name: str, enc, base, audio: np.ndarray, repeats: int, quick: bool) -> dict:
+    """One host's numbers; `enc` is its F_p encoder, `base` the tiny HuBERT a lite Wav2Sem reads."""
+    template, subject = torch.zeros(1, V, 3), torch.tensor([0])
+    F_p = torch.randn(1, 10 * FPS, enc.dim)  # 10 s at 30 fps
+    w2s_models = wav2sems(base.dim)
+    res: dict = {"encoder": decoders.get(name).offline_encoder}
+    none, plugged = build(name, enc.dim, "none"), build(name, enc.dim, "wav2sem")
+    t_gen = timeit(lambda: none.generate(F_p, template, subject), repeats)
+    t_enc = timeit(lambda: enc.encode(audio), repeats)
+    res["rtf"] = {"generate": t_gen / 10, "with_features": (t_gen + t_enc) / 10, "encoder_seconds": t_enc,
+                  "generate_seconds": t_gen}  # fmt: skip
+
+    def end_to_end(kind: str | None):
+        def f():
+            feats = enc.encode(audio)  # the host's F_p
+            x = torch.from_numpy(feats)[None]
+            if kind is None:
+                return none.generate(x, template, subject)
+            src = base.encode(audio) if enc is not base else feats  # lite reads tiny-HuBERT frames
+            F_s = torch.from_numpy(w2s_models[kind].predict([src if kind == "lite" else audio]))
+            return plugged.generate(x, template, subject, F_s)
+
+        return f
+
+    t_none = timeit(end_to_end(None), repeats)
+    res["plug"] = {"none_seconds": t_none}
+    for kind in ("lite", "tiny"):
+        t = timeit(end_to_end(kind), repeats)
+        res["plug"][f"{kind}_seconds"], res["plug"][f"{kind}_ratio"] = t, t / t_none
+    if "cache" in inspect.signature(none.generate).parameters:
+        res["cache"] = {}
+        for T in (600,) if quick else (600, 1800):
+            x = torch.randn(1, T, enc.dim)
+            a = none.generate(x, template, subject, cache=True)
+            t0 = time.perf_counter()
+            b = none.generate(x, template, subject, cache=False)
+            t_un = time.perf_counter() - t0
+            t_ca = timeit(lambda x=x: none.generate(x, template, subject, cache=True), repeats)
+            res["cache"][str(T)] = {"cached_seconds": t_ca, "uncached_seconds": t_un, "speedup": t_un / t_ca,
+                                    "max_abs_diff": float((a - b).abs().max())}  # fmt: skip
+    return res
+
+
+@torch.no_grad()
+def run(quick: bool, hosts: list[str]) -> dict:
+    configure_threads()
+    repeats = 1 if quick else 3
+    corpus = Path("data/corpus/synthtalk-default-seed0")
+    corpus = corpus if corpus.is_dir() else None
+    audio = np.random.default_rng(0).standard_normal(10 * SR).astype(np.float32) * 0.1  # 10 s
+    out = {"machine": {"python": platform.python_version(), "torch": torch.__version__, "threads": torch.get_num_threads(),
+                       "cpu": platform.processor() or platform.machine()}, "hosts": {}}  # fmt: skip
+    base = load_encoder("tiny-hubert", corpus=corpus)
+    for name in hosts:
+        enc_name = decoders.get(name).offline_encoder
+        enc = base if enc_name == "tiny-hubert" else load_encoder(enc_name, corpus=corpus)
+        out["hosts"][name] = bench_host(name, enc, base, audio, repeats, quick)
+        print(name, json.dumps(out["hosts"][name], indent=1), flush=True)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--hosts", nargs="*", default=[n for n in decoders.names() if n != "reference"])
+    args = ap.parse_args()
+    res = run(args.quick, args.hosts)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(res, indent=1) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
