@@ -3,7 +3,7 @@
 Each host lives in its own file and registers itself; importing this package registers them all.
 """
 
-from w2s.decoders import reference  # noqa: F401  (registers "reference")
+from w2s.decoders import codetalker, faceformer, reference, voca  # noqa: F401  (each registers its host)
 from w2s.decoders.base import (
     Decoder,
     DecoderConfig,

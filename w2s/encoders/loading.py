@@ -1,4 +1,5 @@
-"""An encoder by name: a hub name or folder, ``"mfcc"``, ``"tiny-hubert"`` or ``"random-hubert"``."""
+"""An encoder by name: a hub name or folder, ``"mfcc"``, ``"tiny-hubert"``, ``"random-hubert"``, or a
+recogniser: ``"phonemes:<encoder name>"`` (a frame phoneme read-out fitted on that encoder), ``"ctc:<CTC model>"``."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from w2s.corpus.build import load_or_build
 from w2s.encoders.base import Encoder, EncoderError
 from w2s.encoders.hf import HFEncoder
 from w2s.encoders.mfcc import MFCCEncoder
+from w2s.encoders.recogniser import CTCEncoder, load_or_fit_recogniser
 from w2s.encoders.tiny_hubert import (
     config_for_corpus,
     load_or_init_random_hubert,
@@ -13,6 +15,7 @@ from w2s.encoders.tiny_hubert import (
 )
 
 BUILTIN = ("mfcc", "tiny-hubert", "random-hubert")
+RECOGNISERS = ("phonemes:", "ctc:")  # prefixes: "phonemes:tiny-hubert", "ctc:facebook/wav2vec2-base-960h"
 
 
 def load_encoder(name: str, layer: int | None = None, device=None, corpus=None) -> Encoder:
@@ -22,9 +25,22 @@ def load_encoder(name: str, layer: int | None = None, device=None, corpus=None) 
     corpus: for ``"tiny-hubert"``, the corpus folder whose *training speakers* it is pretrained on
         (default: the default corpus, built if missing), with the recipe that corpus calls for (a
         smoke corpus gets the seconds-long smoke recipe); cached, see
-        :func:`w2s.encoders.tiny_hubert.load_or_pretrain_tiny_hubert`.
+        :func:`w2s.encoders.tiny_hubert.load_or_pretrain_tiny_hubert`; for ``"phonemes:..."``, the corpus
+        whose training speakers and alignments the read-out is fitted on (default: the default corpus).
+
+    ``"phonemes:<name>"``: per-frame phoneme logits of a logistic regression on encoder <name>'s frames
+    (layer: of <name>), fitted once and cached (:mod:`w2s.encoders.recogniser`); ``"ctc:<model>"``: a
+    CTC model's per-frame logits (no layers).
     """
     name = str(name)
+    if name.startswith("phonemes:"):
+        corpus = corpus if corpus is not None else load_or_build("default", 0)
+        base = load_encoder(name.removeprefix("phonemes:"), layer, device, corpus)
+        return load_or_fit_recogniser(base, corpus)
+    if name.startswith("ctc:"):
+        if layer is not None:
+            raise EncoderError("a CTC recogniser gives its logits, it has no layers; pass layer=None")
+        return CTCEncoder(name.removeprefix("ctc:"), device)
     if name == "mfcc":
         if layer is not None:
             raise EncoderError("the mfcc encoder has no layers; pass layer=None")

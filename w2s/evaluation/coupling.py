@@ -36,16 +36,13 @@ import numpy as np
 
 from w2s.corpus.pairs import GROUPS
 from w2s.data.files import normalise_word, parse_stem
+from w2s.data.phoneme_frames import frame_centres, frame_labels
 
 MIN_PHONEME_FRAMES = 20  # phonemes with fewer labelled frames get no row in the coupling matrix
 
 
 # ---------------------------------------------------------------------------------------------
 # frames <-> alignment
-
-
-def frame_centres(n_frames: int, rate_hz: float) -> np.ndarray:
-    return (np.arange(n_frames) + 0.5) / rate_hz  # (T,) seconds
 
 
 def span_frames(n_frames: int, rate_hz: float, start: float, end: float) -> np.ndarray:
@@ -56,22 +53,6 @@ def span_frames(n_frames: int, rate_hz: float, start: float, end: float) -> np.n
         mid = 0.5 * (start + end)
         idx = np.array([int(np.clip(np.argmin(np.abs(t - mid)), 0, n_frames - 1))])
     return idx
-
-
-def frame_labels(n_frames: int, rate_hz: float, phonemes: Sequence[dict]) -> np.ndarray:
-    """(T,) phoneme symbol of the segment holding each frame's centre; "" outside every segment."""
-    labels = np.full(n_frames, "", dtype=object)
-    if not phonemes or n_frames == 0:
-        return labels
-    segs = sorted(phonemes, key=lambda p: p["start"])
-    starts = np.array([p["start"] for p in segs])
-    ends = np.array([p["end"] for p in segs])
-    syms = np.array([p["symbol"].lstrip("ˈˌ") for p in segs], dtype=object)
-    t = frame_centres(n_frames, rate_hz)
-    i = np.searchsorted(starts, t, side="right") - 1  # last segment starting at or before t
-    ok = (i >= 0) & (t < ends[np.clip(i, 0, None)])
-    labels[ok] = syms[i[ok]]
-    return labels
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,30 +18,7 @@ import warnings
 
 import numpy as np
 
-from w2s.data.files import parse_stem
-from w2s.evaluation.coupling import frame_labels
-
-
-def frame_phoneme_dataset(
-    features_by_stem: dict[str, np.ndarray], rate_hz: float, alignments: dict[str, dict]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Frames inside phoneme segments: X (N, D) float32, y (N,) phoneme symbols, subjects (N,)."""
-
-    Xs, ys, ss = [], [], []
-    for stem, F in features_by_stem.items():
-        F = np.asarray(F)
-        if F.ndim != 2:
-            raise ValueError(f"{stem}: features must be (T, D), got shape {F.shape}")
-        if stem not in alignments:
-            raise KeyError(f"no alignment for stem {stem!r}")
-        lab = frame_labels(len(F), rate_hz, alignments[stem]["phonemes"])  # (T,)
-        keep = lab != ""
-        Xs.append(F[keep].astype(np.float32))
-        ys.append(lab[keep].astype(str))
-        ss.append(np.full(int(keep.sum()), parse_stem(stem)[0]))
-    if not Xs:
-        raise ValueError("no utterances given")
-    return np.concatenate(Xs), np.concatenate(ys), np.concatenate(ss)
+from w2s.data.phoneme_frames import frame_phoneme_dataset  # noqa: F401  (re-exported: it lived here)
 
 
 def linear_probe(
