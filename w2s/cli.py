@@ -260,6 +260,8 @@ def _decoder_args(p: argparse.ArgumentParser) -> None:
     t.add_argument("--steps", type=int, default=None, help="training steps (default: the host's recipe)")
     t.add_argument("--batch-size", type=int, default=None)
     t.add_argument("--lr", type=float, default=None)
+    t.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="a config field over the preset's (repeatable), e.g. --set stage1_steps=100 --set sampling_prob=0.3")
     e = sub.add_parser("eval", help="metrics of a trained decoder on a split, as JSON")
     e.add_argument("--model", type=Path, required=True, help="the --out folder of `w2s decoder train`")
     e.add_argument("--corpus", type=Path, default=None, help="dataset folder (default: the one it was trained on)")
@@ -275,7 +277,8 @@ def _decoder(args) -> int:
             raise UsageError(f"cannot write {args.out}: folder {args.out.parent} does not exist")
         recipe = DecoderRecipe(host=args.host, preset=args.preset, semantic=args.semantic, seed=args.seed,
                                encoder=args.encoder, finetune_encoder=args.finetune_encoder, wav2sem=args.wav2sem, text_model=args.text_model,
-                               max_steps=args.steps, batch_size=args.batch_size, lr=args.lr)  # fmt: skip
+                               max_steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                               overrides=dict(_parse_param(x) for x in args.set))  # fmt: skip
         rec = train_decoder(recipe, args.corpus, args.out)
         sec = rec["seconds"]
         print(f"{args.host} ({args.preset}, semantic={args.semantic}, seed {args.seed}): trained in {sec['train']:.1f} s "

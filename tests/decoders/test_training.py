@@ -119,6 +119,8 @@ def test_evaluate_against_the_baseline(smoke_corpus, tmp_path):
 def test_cli_train_and_eval_every_host(host, semantic, smoke_corpus, wav2sem_dir, tmp_path, capsys):
     out = tmp_path / f"{host}-{semantic}"
     extra = ["--wav2sem", str(wav2sem_dir)] if semantic == "wav2sem" else []
+    if host == "codetalker":
+        extra += ["--set", "stage1_steps=3"]  # its stage 1 (prepare); --steps counts stage 2
     assert main(["decoder", "train", "--host", host, "--semantic", semantic, "--corpus", str(smoke_corpus),
                  "--out", str(out), "--steps", "2", "--batch-size", "4", *extra]) == 0  # fmt: skip
     assert "trained in" in capsys.readouterr().out
@@ -134,6 +136,9 @@ def test_cli_bad_input(smoke_corpus, tmp_path, capsys):
     assert main(["decoder", "train", "--host", "reference", "--semantic", "wav2sem", "--corpus", str(smoke_corpus),
                  "--out", str(tmp_path / "x")]) == 2  # fmt: skip
     assert "needs --wav2sem" in capsys.readouterr().err
+    assert main(["decoder", "train", "--host", "reference", "--corpus", str(smoke_corpus), "--encoder", "mfcc",
+                 "--out", str(tmp_path / "y"), "--set", "nonsense=1"]) == 2  # fmt: skip
+    assert "--set" in capsys.readouterr().err and not (tmp_path / "y").exists()
     assert main(["decoder", "eval", "--model", str(tmp_path / "nothing")]) == 2
     assert "no decoder_run.json" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()

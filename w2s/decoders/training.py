@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from w2s.data.spec import DatasetSpec, read_json
@@ -39,6 +39,7 @@ class DecoderRecipe:
     wav2sem: str | None = None  # semantic="wav2sem": a trained Wav2Sem folder
     text_model: str = DEFAULT_TEXT_MODEL  # oracle_text's sentence model (and F_s's size for the others)
     finetune_encoder: bool = False  # the host runs `encoder` itself and trains it (CNN frozen), as the originals
+    overrides: dict = field(default_factory=dict)  # config fields over the preset's, e.g. {"stage1_steps": 100}
     max_steps: int | None = None  # None: the host's recipe for the preset
     batch_size: int | None = None
     lr: float | None = None
@@ -89,9 +90,12 @@ def build_model(recipe: DecoderRecipe, n_vertices: int, encoder, n_subjects: int
         raise DecoderError(f"--finetune-encoder needs a wav2vec2-style encoder (a hub name or folder), not {encoder.name!r}")
     try:
         cfg = cls.config_class.preset(recipe.preset, n_vertices=n_vertices, audio_dim=encoder.dim, n_subjects=n_subjects,
-                                      semantic_source=recipe.semantic, semantic_dim=semantic_dim, **own)  # fmt: skip
+                                      semantic_source=recipe.semantic, semantic_dim=semantic_dim, **own,
+                                      **recipe.overrides)  # fmt: skip
     except (KeyError, NotImplementedError) as e:
         raise DecoderError(f"{recipe.host}: unknown preset {recipe.preset!r} ({e})") from e
+    except TypeError as e:  # an override that is not a config field
+        raise DecoderError(f"{recipe.host}: --set: {e}") from e
     set_seed(recipe.seed)
     return cls(cfg)
 
