@@ -1,0 +1,43 @@
+"""The `paper` presets at VOCASET's size (FLAME's 5023 vertices) take one real training step on a
+fixture in VOCASET's own layout (60 fps vertices_npy, a python-2 templates.pkl, the official subject names)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from layouts import make_layout  # tests/layouts.py
+
+import w2s.decoders as decoders
+from w2s.data.spec import VOCASET
+from w2s.decoders.inputs import SemanticSource, collate, load_clips
+from w2s.decoders.training import DecoderRecipe, build_model
+from w2s.encoders import load_encoder
+
+TRAIN = VOCASET.train_subjects
+
+
+@pytest.fixture(scope="module")
+def vocaset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("vocaset") / "vocaset"
+    make_layout(root, [f"{TRAIN[0]}_sentence01", f"{TRAIN[3]}_sentence02"], native_fps=60, seconds=0.3,
+                n_vertices=5023, template_style="py2")  # fmt: skip
+    return root
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("host", [n for n in decoders.names() if n != "reference"])
+def test_paper_preset_takes_a_training_step_on_vocaset(host, vocaset):
+    torch.manual_seed(0)
+    enc = load_encoder("mfcc")  # stands in for wav2vec2 / DeepSpeech: only the width differs
+    clips = load_clips(vocaset, "train", enc, SemanticSource.from_name("oracle_text"), spec=VOCASET)
+    assert [c.subject_index for c in clips] == [0, 3] and clips[0].vertices.shape[1:] == (5023, 3)
+    model = build_model(DecoderRecipe(host, "paper", "oracle_text"), 5023, enc, len(TRAIN), clips[0].F_s.shape[0])
+    assert model.config.n_vertices == 5023 and model.config.n_subjects == 8
+    batch = collate(clips)
+    params = [p for p in model.parameters() if p.requires_grad]
+    before = [p.detach().clone() for p in params]
+    loss, _ = model.train().loss(batch)
+    loss.backward()
+    torch.optim.SGD(params, lr=1e-3).step()
+    assert torch.isfinite(loss)
+    assert sum(not torch.equal(a, p) for a, p in zip(before, params)) > len(params) // 2
