@@ -10,12 +10,17 @@ models have random (perturbed) weights: speed does not depend on training. Sizes
 corpus's: V = 2642 vertices, 30 fps, tiny-HuBERT 256-d frames, 8 training subjects, F_s 384-d.
 
 * ``rtf``: seconds of compute per second of audio for 10 s of audio (300 frames), batch 1:
-  ``generate`` alone (features cached aside) and end to end from the waveform (the host's encoder
-  first: tiny-HuBERT, and for VOCA the phoneme recogniser on it).
-* ``plug``: end-to-end time with F_s from the ``lite`` Wav2Sem (a head on the encoder's frames) and
-  from the standalone ``tiny`` Wav2Sem (its own waveform model), each divided by ``none``'s.
+  ``generate`` alone (features cached aside) and with the features computed from the waveform
+  (tiny-HuBERT, aligned to 30 fps; for VOCA the phoneme recogniser's logits on the same frames).
+* ``plug``: end-to-end time (features + F_s + generate) with F_s from the ``lite`` Wav2Sem (a head on
+  the same tiny-HuBERT frames) and from the standalone ``tiny`` Wav2Sem (its own waveform model), each
+  divided by ``none``'s (features + generate).
 * ``cache``: autoregressive hosts at 600 and 1,800 frames, with the key/value cache and without (the
   original: the decoder re-run on the whole prefix at every frame); time ratio and max |difference|.
+  CodeTalker's exact feedback also decodes the whole prefix with its bidirectional VQ decoder at every
+  frame, which no cache removes; its ``window16`` row decodes only the last 16 frames (approximate;
+  ``window16_max_abs_diff_mm`` on these random weights only shows the output changes: on a trained
+  model, ``w2s decoder eval --generate window=16`` measures what it costs in LVE).
 """
 
 from __future__ import annotations
@@ -32,12 +37,13 @@ import numpy as np
 import torch
 
 import w2s.decoders as decoders
-from w2s.encoders import load_encoder
+from w2s.encoders import align_to_fps, load_encoder
 from w2s.semantic.wav2sem import Wav2Sem, Wav2SemConfig
 from w2s.utils.runtime import configure_threads
 
 RESULTS = Path(__file__).parent / "results" / "decoders.json"
 V, FPS, N_SUBJECTS, C_S, SR = 2642, 30, 8, 384, 16_000
+WINDOW = 16  # CodeTalker's windowed feedback: frames decoded per step
 
 
 def timeit(fn, repeats: int) -> float:
@@ -70,25 +76,31 @@ def wav2sems(host_dim: int) -> dict[str, Wav2Sem]:
 
 
 def bench_host(name: str, enc, base, audio: np.ndarray, repeats: int, quick: bool) -> dict:
-    """One host's numbers; `enc` is its F_p encoder, `base` the tiny HuBERT a lite Wav2Sem reads."""
+    """One host's numbers; `enc` is its F_p encoder, `base` the tiny HuBERT it (or a lite Wav2Sem) reads."""
     template, subject = torch.zeros(1, V, 3), torch.tensor([0])
-    F_p = torch.randn(1, 10 * FPS, enc.dim)  # 10 s at 30 fps
+    T = 10 * FPS  # 10 s at 30 fps
+    F_p = torch.randn(1, T, enc.dim)
     w2s_models = wav2sems(base.dim)
     res: dict = {"encoder": decoders.get(name).offline_encoder}
     none, plugged = build(name, enc.dim, "none"), build(name, enc.dim, "wav2sem")
+
+    def features():
+        """(tiny-HuBERT frames, the host's F_p at the face rate), computed (the feature cache is bypassed)."""
+        frames = base.encode(audio)  # (500, 256) at 50 Hz
+        host = frames if enc is base else enc.logits(frames)  # VOCA: the recogniser's logits on the same frames
+        return frames, torch.from_numpy(align_to_fps(host, base.rate, FPS, T))[None]  # (1, T, C_p)
+
     t_gen = timeit(lambda: none.generate(F_p, template, subject), repeats)
-    t_enc = timeit(lambda: enc.encode(audio), repeats)
-    res["rtf"] = {"generate": t_gen / 10, "with_features": (t_gen + t_enc) / 10, "encoder_seconds": t_enc,
+    t_enc = timeit(features, repeats)
+    res["rtf"] = {"generate": t_gen / 10, "with_features": (t_gen + t_enc) / 10, "features_seconds": t_enc,
                   "generate_seconds": t_gen}  # fmt: skip
 
     def end_to_end(kind: str | None):
         def f():
-            feats = enc.encode(audio)  # the host's F_p
-            x = torch.from_numpy(feats)[None]
+            frames, x = features()
             if kind is None:
                 return none.generate(x, template, subject)
-            src = base.encode(audio) if enc is not base else feats  # lite reads tiny-HuBERT frames
-            F_s = torch.from_numpy(w2s_models[kind].predict([src if kind == "lite" else audio]))
+            F_s = torch.from_numpy(w2s_models[kind].predict([frames if kind == "lite" else audio]))
             return plugged.generate(x, template, subject, F_s)
 
         return f
@@ -98,17 +110,24 @@ def bench_host(name: str, enc, base, audio: np.ndarray, repeats: int, quick: boo
     for kind in ("lite", "tiny"):
         t = timeit(end_to_end(kind), repeats)
         res["plug"][f"{kind}_seconds"], res["plug"][f"{kind}_ratio"] = t, t / t_none
-    if "cache" in inspect.signature(none.generate).parameters:
+    params = inspect.signature(none.generate).parameters
+    if "cache" in params:
         res["cache"] = {}
-        for T in (600,) if quick else (600, 1800):
-            x = torch.randn(1, T, enc.dim)
+        for n in (600,) if quick else (600, 1800):
+            x = torch.randn(1, n, enc.dim)
             a = none.generate(x, template, subject, cache=True)
             t0 = time.perf_counter()
             b = none.generate(x, template, subject, cache=False)
             t_un = time.perf_counter() - t0
             t_ca = timeit(lambda x=x: none.generate(x, template, subject, cache=True), repeats)
-            res["cache"][str(T)] = {"cached_seconds": t_ca, "uncached_seconds": t_un, "speedup": t_un / t_ca,
-                                    "max_abs_diff": float((a - b).abs().max())}  # fmt: skip
+            row = {"cached_seconds": t_ca, "uncached_seconds": t_un, "speedup": t_un / t_ca,
+                   "max_abs_diff": float((a - b).abs().max())}  # fmt: skip
+            if "window" in params:  # CodeTalker: the exact feedback decodes the whole prefix at every frame
+                w = none.generate(x, template, subject, cache=True, window=WINDOW)
+                t_w = timeit(lambda x=x: none.generate(x, template, subject, cache=True, window=WINDOW), repeats)
+                row.update({f"cached_window{WINDOW}_seconds": t_w, f"speedup_window{WINDOW}": t_un / t_w,
+                            f"window{WINDOW}_max_abs_diff_mm": 1000 * float((w - a).abs().max())})  # fmt: skip
+            res["cache"][str(n)] = row
     return res
 
 

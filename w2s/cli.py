@@ -268,6 +268,8 @@ def _decoder_args(p: argparse.ArgumentParser) -> None:
     e.add_argument("--split", default="test")
     e.add_argument("--condition", default="all", help="'all': average over every training identity (unseen "
                    "speakers); or one training identity's index")
+    e.add_argument("--generate", action="append", default=[], metavar="NAME=VALUE",
+                   help="an option of the host's generate (repeatable), e.g. window=16 (CodeTalker), cache=False")
     e.add_argument("--out", type=Path, default=None, help="write the JSON here (default: MODEL/eval-SPLIT.json)")
 
 
@@ -284,7 +286,8 @@ def _decoder(args) -> int:
         print(f"{args.host} ({args.preset}, semantic={args.semantic}, seed {args.seed}): trained in {sec['train']:.1f} s "
               f"(inputs {sec['inputs']:.1f} s, prepare {sec['prepare']:.1f} s); model: {args.out / 'model'}")
         return 0
-    result = evaluate_decoder(args.model, args.corpus, args.split, args.condition)
+    options = dict(_parse_param(x) for x in args.generate)
+    result = evaluate_decoder(args.model, args.corpus, args.split, args.condition, **options)
     out = args.out or Path(args.model) / f"eval-{args.split}.json"
     write_json(out, result)
     m, b = result["metrics"], result["baseline"]

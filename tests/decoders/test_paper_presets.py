@@ -12,6 +12,7 @@ from w2s.data.spec import VOCASET
 from w2s.decoders.inputs import SemanticSource, collate, load_clips
 from w2s.decoders.training import DecoderRecipe, build_model
 from w2s.encoders import load_encoder
+from w2s.utils.io import write_json
 
 TRAIN = VOCASET.train_subjects
 
@@ -19,8 +20,10 @@ TRAIN = VOCASET.train_subjects
 @pytest.fixture(scope="module")
 def vocaset(tmp_path_factory):
     root = tmp_path_factory.mktemp("vocaset") / "vocaset"
-    make_layout(root, [f"{TRAIN[0]}_sentence01", f"{TRAIN[3]}_sentence02"], native_fps=60, seconds=0.3,
-                n_vertices=5023, template_style="py2")  # fmt: skip
+    stems = [f"{TRAIN[0]}_sentence01", f"{TRAIN[3]}_sentence02"]
+    make_layout(root, stems, native_fps=60, seconds=0.3, n_vertices=5023, template_style="py2")
+    # VOCASET ships no transcripts: oracle_text needs the user's transcripts.json beside the data
+    write_json(root / "transcripts.json", {stems[0]: "a map of the town", stems[1]: "a nap in the sun"})
     return root
 
 
@@ -39,5 +42,6 @@ def test_paper_preset_takes_a_training_step_on_vocaset(host, vocaset):
     loss, _ = model.train().loss(batch)
     loss.backward()
     torch.optim.SGD(params, lr=1e-3).step()
-    assert torch.isfinite(loss)
-    assert sum(not torch.equal(a, p) for a, p in zip(before, params)) > len(params) // 2
+    assert torch.isfinite(loss) and all(torch.isfinite(p.grad).all() for p in params if p.grad is not None)
+    # a zero-initialised head (FaceFormer's, CodeTalker's) passes no gradient below it on the first step
+    assert any(not torch.equal(a, p) for a, p in zip(before, params))

@@ -16,6 +16,7 @@ displacement of all training frames, a face that does not listen.
 
 from __future__ import annotations
 
+import inspect
 import time
 from pathlib import Path
 
@@ -95,6 +96,9 @@ def evaluate_decoder(folder, root=None, split: str = "test", conditions="all", b
         if not 0 <= k < n_train:
             raise DecoderError(f"--condition must be 'all' or a training identity in 0..{n_train - 1}, got {k}")
         conds = [k]
+    unknown = set(generate_kwargs) - set(inspect.signature(model.generate).parameters)
+    if unknown:
+        raise DecoderError(f"{recipe.host}'s generate has no option {sorted(unknown)}")
     t0 = time.perf_counter()
     per = []
     for k in conds:
@@ -106,7 +110,7 @@ def evaluate_decoder(folder, root=None, split: str = "test", conditions="all", b
     metrics.update(n_frames=per[0]["n_frames"], n_sequences=per[0]["n_sequences"])
     audio_s = sum(c.n_frames for c in clips) / ds.fps
     out = {"host": recipe.host, "preset": recipe.preset, "semantic": recipe.semantic, "seed": recipe.seed,
-           "split": split, "conditions": conds, "metrics": metrics, "per_condition": per,
+           "split": split, "conditions": conds, "generate_options": generate_kwargs, "metrics": metrics, "per_condition": per,
            "generate_seconds": round(seconds, 3), "real_time_factor": seconds / (audio_s * len(conds)),
            "train_seconds": record.get("seconds", {}).get("train")}  # fmt: skip
     if with_baseline:
