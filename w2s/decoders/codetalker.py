@@ -40,9 +40,11 @@ Deviations from the official code, and why:
 
 Why ``tiny`` samples: with teacher forcing alone, generation drifts (exposure bias). On the default
 corpus (V 2642, tiny-HuBERT F_p, batch 8, lr 2e-3, stage 1 cached; test LVE of generated motion averaged
-over the 8 training identities; "template + mean training offset" 2.09e-5): 400 TF steps 2.43e-5 (58 s)
-while the same model fed the true previous frames scores 1.23e-5; with sampling 0.3 1.70e-5 (94 s);
-250 steps with 0.5 1.50e-5 (62 s), the ``tiny`` recipe; 250 steps, 0.3, reconstructed input 1.63e-5.
+over the 8 training identities; "template + mean training offset" 2.09e-5): teacher forcing alone
+gives 1.67e-5 at 250 steps but 2.43e-5 at 400 (58 s), worse than the baseline, while that model fed the
+true previous frames scores 1.23e-5: the longer it trains, the further generation drifts. Sampling 0.3
+at 400 steps 1.70e-5 (94 s); 0.5 at 250 steps 1.50e-5 (62 s), the ``tiny`` recipe; 0.3 at 250 with the
+reconstructed input 1.63e-5 (``benchmarks/tiny_recipes.py``).
 """
 
 from __future__ import annotations
