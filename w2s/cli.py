@@ -250,6 +250,8 @@ def _decoder_args(p: argparse.ArgumentParser) -> None:
     t.add_argument("--wav2sem", default=None, help="--semantic wav2sem: a trained Wav2Sem folder (w2s wav2sem train --out)")
     t.add_argument("--text-model", default=DEFAULT_TEXT_MODEL, help="oracle_text's sentence model (name or folder)")
     t.add_argument("--corpus", type=Path, required=True, help="dataset folder (our corpus, VOCASET or BIWI layout)")
+    t.add_argument("--dataset", default="auto", choices=["auto", "vocaset", "biwi"],
+                   help="the folder's splits: auto (a corpus built by w2s), or VOCASET's / BIWI's official ones")
     t.add_argument("--out", type=Path, required=True, help="output folder (resumes from its checkpoint if present)")
     t.add_argument("--preset", default="tiny", choices=["tiny", "paper"])
     t.add_argument("--encoder", default=None, help="F_p's encoder (default: the host's: tiny-hubert, or the phoneme "
@@ -278,6 +280,7 @@ def _decoder(args) -> int:
         if not args.out.parent.is_dir():
             raise UsageError(f"cannot write {args.out}: folder {args.out.parent} does not exist")
         recipe = DecoderRecipe(host=args.host, preset=args.preset, semantic=args.semantic, seed=args.seed,
+                               dataset=args.dataset,
                                encoder=args.encoder, finetune_encoder=args.finetune_encoder, wav2sem=args.wav2sem, text_model=args.text_model,
                                max_steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                                overrides=dict(_parse_param(x) for x in args.set))  # fmt: skip

@@ -3,11 +3,14 @@ fixture in VOCASET's own layout (60 fps vertices_npy, a python-2 templates.pkl, 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from layouts import make_layout  # tests/layouts.py
 
 import w2s.decoders as decoders
+from w2s.cli import main
 from w2s.data.spec import VOCASET
 from w2s.decoders.inputs import SemanticSource, collate, load_clips
 from w2s.decoders.training import DecoderRecipe, build_model
@@ -45,3 +48,23 @@ def test_paper_preset_takes_a_training_step_on_vocaset(host, vocaset):
     assert torch.isfinite(loss) and all(torch.isfinite(p.grad).all() for p in params if p.grad is not None)
     # a zero-initialised head (FaceFormer's, CodeTalker's) passes no gradient below it on the first step
     assert any(not torch.equal(a, p) for a, p in zip(before, params))
+
+
+def test_cli_trains_and_evaluates_on_vocaset_splits(tmp_path, capsys):
+    """--dataset vocaset: VOCASET's official splits (unseen test speakers, sentences 21-40) and one-hot order."""
+    root = tmp_path / "vocaset"
+    test_subject = VOCASET.splits["test"][0][0]
+    make_layout(root, [f"{TRAIN[0]}_sentence01", f"{TRAIN[1]}_sentence02", f"{test_subject}_sentence21",
+                       f"{test_subject}_sentence05"], native_fps=60, seconds=0.3, n_vertices=5023)  # fmt: skip
+    (root / "regions").mkdir()
+    (root / "regions" / "lips.txt").write_text("0, 1, 2, 3")  # the user's lip and upper-face indices
+    (root / "regions" / "upper_face.txt").write_text("10, 11, 12")
+    out = tmp_path / "run"
+    args = ["decoder", "train", "--host", "reference", "--corpus", str(root), "--dataset", "vocaset",
+            "--encoder", "mfcc", "--out", str(out), "--steps", "1"]  # fmt: skip
+    assert main(args) == 0
+    assert main(["decoder", "eval", "--model", str(out), "--condition", "1"]) == 0
+    res = json.loads((out / "eval-test.json").read_text())
+    assert res["metrics"]["n_sequences"] == 1  # sentence 5 is outside VOCASET's test range
+    assert main([*args[:-4], "--out", str(tmp_path / "auto"), "--dataset", "auto"]) == 2  # no splits.json
+    assert "split" in capsys.readouterr().err

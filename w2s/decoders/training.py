@@ -17,7 +17,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from w2s.data.spec import DatasetSpec, read_json
+from w2s.data.spec import BIWI, VOCASET, DatasetSpec, read_json
 from w2s.decoders.base import Decoder, DecoderError, get, load, train_step
 from w2s.decoders.inputs import DEFAULT_TEXT_MODEL, SemanticSource, collate, load_clips
 from w2s.encoders import load_encoder
@@ -27,6 +27,7 @@ from w2s.utils.paths import cache_dir
 from w2s.utils.runtime import set_seed
 
 RUN_FILE = "decoder_run.json"
+DATASETS = {"auto": None, "vocaset": VOCASET, "biwi": BIWI}  # auto: our corpus (splits.json, corpus.json)
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class DecoderRecipe:
     preset: str = "tiny"  # tiny (CPU default) | paper
     semantic: str = "none"  # none | wav2sem | oracle_text
     seed: int = 0
+    dataset: str = "auto"  # the folder's layout and splits: auto (a corpus built by w2s) | vocaset | biwi
     encoder: str | None = None  # F_p's encoder (w2s.encoders.load_encoder name); None: the host's offline default
     wav2sem: str | None = None  # semantic="wav2sem": a trained Wav2Sem folder
     text_model: str = DEFAULT_TEXT_MODEL  # oracle_text's sentence model (and F_s's size for the others)
@@ -58,6 +60,12 @@ class DecoderRecipe:
             raise DecoderError(f"--lr must be a positive number, got {self.lr}")
         if self.seed < 0:
             raise DecoderError(f"--seed must be >= 0, got {self.seed}")
+        if self.dataset not in DATASETS:
+            raise DecoderError(f"--dataset must be one of {sorted(DATASETS)}, got {self.dataset!r}")
+
+    @property
+    def spec(self) -> DatasetSpec | None:
+        return DATASETS[self.dataset]
 
     @property
     def encoder_name(self) -> str:
@@ -117,9 +125,9 @@ def _check_out(out: Path, recipe: DecoderRecipe, data: dict) -> None:
                            "choose another --out or delete it")  # fmt: skip
 
 
-def train_decoder(recipe: DecoderRecipe, root, out, spec: DatasetSpec | None = None, on_log=None) -> dict:
+def train_decoder(recipe: DecoderRecipe, root, out, on_log=None) -> dict:
     """Train (or resume, or load when finished) one decoder; returns the run record (``decoder_run.json``)."""
-    root, out = Path(root), Path(out)
+    root, out, spec = Path(root), Path(out), recipe.spec
     t0 = time.perf_counter()
     encoder = load_encoder(recipe.encoder_name, corpus=root)
     sem, semantic_dim = semantic_source(recipe, root)

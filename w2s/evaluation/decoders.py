@@ -72,11 +72,11 @@ def baseline(root, split: str = "test", spec=None) -> dict:
 
 
 def evaluate_decoder(folder, root=None, split: str = "test", conditions="all", batch_size: int = 16,
-                     spec=None, with_baseline: bool = True, **generate_kwargs) -> dict:  # fmt: skip
+                     with_baseline: bool = True, **generate_kwargs) -> dict:  # fmt: skip
     """Metrics of the decoder trained into `folder` on `split` of `root` (default: the dataset it was trained on)."""
     model, record = load_run(folder)
     recipe = recipe_of(record)
-    root = Path(root or record["data"]["root"])
+    root, spec = Path(root or record["data"]["root"]), recipe.spec
     encoder = load_encoder(recipe.encoder_name, corpus=root)
     if encoder.identity != record["data"]["encoder"]:
         raise DecoderError(f"{folder}: trained on F_p of {record['data']['encoder']!r}, but {recipe.encoder_name!r} now "
