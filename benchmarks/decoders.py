@@ -33,8 +33,12 @@ import statistics
 import time
 from pathlib import Path
 
+import w2s  # noqa: F401  (first: sets OMP_WAIT_POLICY=PASSIVE before torch loads, so 2 threads do not spin)
+
+# isort: off
 import numpy as np
 import torch
+# isort: on
 
 import w2s.decoders as decoders
 from w2s.encoders import align_to_fps, load_encoder

@@ -19,8 +19,12 @@ import sys
 import time
 from pathlib import Path
 
+import w2s  # noqa: F401  (first: sets OMP_WAIT_POLICY=PASSIVE before torch loads, so 2 threads do not spin)
+
+# isort: off
 import numpy as np
 import torch
+# isort: on
 
 from w2s.data.corpus import Corpus
 from w2s.decoders import get, train_step
