@@ -134,6 +134,26 @@ def test_data_order_is_a_function_of_seed_and_epoch():
     assert len(list(tiny)) == 1 and len(list(tiny)[0]) == 2
 
 
+def test_grouped_batches_hold_one_group_each():
+    """Multi-dataset training (UniTalker): a batch never mixes groups; each epoch covers every group."""
+    groups = [0] * 13 + [1] * 7 + [2] * 2  # 3 + 1 + 1 batches of 4 (a group smaller than a batch: one batch)
+    batches = EpochBatches(len(groups), 4, seed=3, groups=groups)
+    assert len(batches) == 5
+    seen = []
+    for epoch in range(3):
+        batches.set_epoch(epoch)
+        seen.append(list(batches))
+    for s in seen:
+        assert len(s) == 5 and all(len({groups[i] for i in b}) == 1 for b in s)
+        assert sorted(groups[b[0]] for b in s) == [0, 0, 0, 1, 2] and len(set(sum(s, []))) == 12 + 4 + 2
+    assert seen[0] != seen[1]
+    late = EpochBatches(len(groups), 4, seed=3, groups=groups)
+    late.set_epoch(2, skip=2)
+    assert list(late) == seen[2][2:]  # a resumed run continues the same order
+    with pytest.raises(ValueError, match="groups: 2 ids for 3 examples"):
+        EpochBatches(3, 1, groups=[0, 1])
+
+
 def test_no_weight_decay_on_1d_params_when_asked():
     model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.LayerNorm(8))
     decays = {p.ndim: g["weight_decay"] for g in optimizer(model, TrainConfig(decay_1d_params=False)).param_groups

@@ -252,6 +252,8 @@ def _decoder_args(p: argparse.ArgumentParser) -> None:
     t.add_argument("--corpus", type=Path, required=True, help="dataset folder (our corpus, VOCASET or BIWI layout)")
     t.add_argument("--dataset", default="auto", choices=["auto", "vocaset", "biwi"],
                    help="the folder's splits: auto (a corpus built by w2s), or VOCASET's / BIWI's official ones")
+    t.add_argument("--joint", action="append", default=[], metavar="FOLDER[:vocaset|biwi]",
+                   help="train jointly on a further dataset too (repeatable; UniTalker: one output head per dataset)")
     t.add_argument("--out", type=Path, required=True, help="output folder (resumes from its checkpoint if present)")
     t.add_argument("--preset", default="tiny", choices=["tiny", "paper"])
     t.add_argument("--encoder", default=None, help="F_p's encoder (default: the host's: tiny-hubert, or the phoneme "
@@ -270,6 +272,8 @@ def _decoder_args(p: argparse.ArgumentParser) -> None:
     e.add_argument("--split", default="test")
     e.add_argument("--condition", default="all", help="'all': average over every training identity (unseen "
                    "speakers); or one training identity's index")
+    e.add_argument("--samples", type=int, default=None, help="samples per clip for a host that samples "
+                   "(FaceDiffuser, LG-LDM; default 5): metrics are their mean, with their std and diversity")
     e.add_argument("--generate", action="append", default=[], metavar="NAME=VALUE",
                    help="an option of the host's generate (repeatable), e.g. window=16 (CodeTalker), cache=False")
     e.add_argument("--out", type=Path, default=None, help="write the JSON here (default: MODEL/eval-SPLIT.json)")
@@ -282,7 +286,7 @@ def _decoder(args) -> int:
         recipe = DecoderRecipe(host=args.host, preset=args.preset, semantic=args.semantic, seed=args.seed,
                                dataset=args.dataset,
                                encoder=args.encoder, finetune_encoder=args.finetune_encoder, wav2sem=args.wav2sem, text_model=args.text_model,
-                               max_steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                               max_steps=args.steps, batch_size=args.batch_size, lr=args.lr, joint=tuple(args.joint),
                                overrides=dict(_parse_param(x) for x in args.set))  # fmt: skip
         rec = train_decoder(recipe, args.corpus, args.out)
         sec = rec["seconds"]
@@ -290,13 +294,16 @@ def _decoder(args) -> int:
               f"(inputs {sec['inputs']:.1f} s, prepare {sec['prepare']:.1f} s); model: {args.out / 'model'}")
         return 0
     options = dict(_parse_param(x) for x in args.generate)
-    result = evaluate_decoder(args.model, args.corpus, args.split, args.condition, **options)
+    result = evaluate_decoder(args.model, args.corpus, args.split, args.condition, num_samples=args.samples, **options)
     out = args.out or Path(args.model) / f"eval-{args.split}.json"
     write_json(out, result)
     m, b = result["metrics"], result["baseline"]
     print(f"{result['host']} semantic={result['semantic']} seed {result['seed']} on {args.split}: LVE {m['lve']:.3e} "
           f"({m['lve_mm']:.2f} mm)  MVE {m['mve'] * 1000:.2f} mm  FDD {m['fdd']:.2e}  homophone-LVE "
           f"{m.get('homophone_lve', float('nan')):.3e} | template+mean offset: LVE {b['lve']:.3e} ({b['lve_mm']:.2f} mm)")
+    if result["num_samples"] > 1:
+        print(f"{result['num_samples']} samples per clip: LVE std over samples {result['sample_std']['lve']:.2e}, "
+              f"diversity {result['diversity'] * 1000:.3f} mm")
     print(f"wrote {out}")
     return 0
 

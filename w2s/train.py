@@ -107,17 +107,42 @@ class EpochBatches:
     ranks together train on what one process with the global batch trains on. The last incomplete global
     batch is dropped; a dataset smaller than one global batch gives one batch per epoch (padded by
     repeating the order when several ranks need equal slices).
+
+    `groups` (a group id per index, e.g. the dataset of each clip): every batch holds one group only (a
+    multi-dataset host whose datasets' meshes differ). The epoch's order is cut into each group's global
+    batches as above, and the batches of all groups are shuffled together (a generator seeded by seed
+    and epoch).
     """
 
-    def __init__(self, n: int, batch_size: int, seed: int = 0, rank: int = 0, world: int = 1):
+    def __init__(self, n: int, batch_size: int, seed: int = 0, rank: int = 0, world: int = 1, groups=None):
         if n < 1:
             raise ValueError("no training examples")
         self.n, self.batch_size, self.seed, self.rank, self.world = n, batch_size, seed, rank, world
+        self.groups = None if groups is None else [int(g) for g in groups]
+        if self.groups is not None and len(self.groups) != n:
+            raise ValueError(f"groups: {len(self.groups)} ids for {n} examples")
         self.epoch, self.skip = 0, 0
         self._gen, self._drawn, self._order = None, 0, []  # generator after the orders of `_drawn` epochs
 
     def __len__(self) -> int:
-        return max(1, self.n // (self.batch_size * self.world))
+        g = self.batch_size * self.world
+        if self.groups is None:
+            return max(1, self.n // g)
+        return sum(max(1, self.groups.count(k) // g) for k in sorted(set(self.groups)))
+
+    def _global_batches(self, order: list[int]) -> list[list[int]]:
+        """The epoch's global batches (`batch_size x world` indices each), of one group each with `groups`."""
+        g = self.batch_size * self.world
+        parts = [order] if self.groups is None else [[i for i in order if self.groups[i] == k] for k in sorted(set(self.groups))]
+        out = []
+        for part in parts:
+            if len(part) < g and self.world > 1:
+                part = (part * math.ceil(g / len(part)))[:g]
+            out += [part[i * g : (i + 1) * g] for i in range(max(1, len(part) // g))]
+        if self.groups is not None:
+            perm = torch.randperm(len(out), generator=torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch))
+            out = [out[i] for i in perm.tolist()]
+        return out
 
     def order(self, epoch: int) -> list[int]:
         if self._gen is None or epoch < self._drawn - 1:
@@ -133,11 +158,9 @@ class EpochBatches:
         self.epoch, self.skip = epoch, skip
 
     def __iter__(self):
-        order, g, b = self.order(self.epoch), self.batch_size * self.world, self.batch_size
-        if self.n < g and self.world > 1:
-            order = (order * math.ceil(g / self.n))[:g]
-        for i in range(self.skip, len(self)):
-            yield order[i * g + self.rank * b : i * g + (self.rank + 1) * b]
+        batches, b = self._global_batches(self.order(self.epoch)), self.batch_size
+        for i in range(self.skip, len(batches)):
+            yield batches[i][self.rank * b : (self.rank + 1) * b]
 
 
 def _rng_state() -> dict:
@@ -173,7 +196,7 @@ class Trainer:
     """`fit` in pieces: set up, restore, step, log, evaluate, checkpoint. See :func:`fit`."""
 
     def __init__(self, model, train_set, collate, step_fn, cfg: TrainConfig, out_dir=None, eval_fn=None,
-                 device=None, on_log=None):  # fmt: skip
+                 device=None, on_log=None, groups=None):  # fmt: skip
         self.rank, local_rank, self.world = distributed()
         if self.world > 1 and not torch.distributed.is_initialized():
             torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
@@ -185,7 +208,7 @@ class Trainer:
         if self.world > 1:
             ids = [self.dev.index] if cuda_rank else None
             self.net = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
-        self.batches = EpochBatches(len(train_set), cfg.batch_size, cfg.seed, self.rank, self.world)
+        self.batches = EpochBatches(len(train_set), cfg.batch_size, cfg.seed, self.rank, self.world, groups)
         self.loader = DataLoader(train_set, batch_sampler=self.batches, collate_fn=collate,
                                  num_workers=cfg.num_workers)  # fmt: skip
         self.params = [p for p in model.parameters() if p.requires_grad]
@@ -346,6 +369,7 @@ def fit(
     device: str | None = None,
     resume: bool = True,
     on_log: Callable | None = None,
+    groups=None,
 ) -> History:
     """Train `model` in place; returns the history.
 
@@ -354,6 +378,7 @@ def fit(
     `on_log(step, history, logs)` at every logged step. With `out_dir`, a checkpoint (`checkpoint.pt`)
     is written every `checkpoint_every` steps and at the end, and picked up again when `resume` is true,
     so an interrupted run continues exactly where it stopped; `history.json` is written at the end.
+    `groups`: a group id per training example; each batch then holds one group (:class:`EpochBatches`).
     """
     configure_threads()
-    return Trainer(model, train_set, collate, step_fn, cfg, out_dir, eval_fn, device, on_log).run(resume)
+    return Trainer(model, train_set, collate, step_fn, cfg, out_dir, eval_fn, device, on_log, groups).run(resume)

@@ -88,6 +88,7 @@ class Batch:
     feature_mask: torch.Tensor | None = None  # (B, T)
     F_s: torch.Tensor | None = None  # (B, C_s)
     fps: float | None = None
+    dataset: int = 0  # which dataset a multi-dataset host (UniTalker) reads the batch as: one per batch
     stems: list = field(default_factory=list)
     subjects: list = field(default_factory=list)
     sentences: list = field(default_factory=list)

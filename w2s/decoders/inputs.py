@@ -52,6 +52,7 @@ class Clip:
     transcript: str | None = None
     alignment: dict | None = None
     audio: torch.Tensor | None = None  # (N,) 16 kHz, kept for a host that trains its own encoder
+    dataset: int = 0  # which of a multi-dataset host's datasets (heads) the clip belongs to
 
     @property
     def n_frames(self) -> int:
@@ -62,6 +63,8 @@ def collate(clips: list[Clip], subject_index: int | None = None) -> Batch:
     """A padded Batch of clips; `subject_index` overrides every clip's conditioning identity."""
     if not clips:
         raise DecoderError("collate: no clips")
+    if len({c.dataset for c in clips}) > 1:
+        raise DecoderError(f"collate: clips of datasets {sorted({c.dataset for c in clips})} in one batch; a batch is one dataset")
     F_p, mask = pad([c.features for c in clips]) if clips[0].features is not None else (None, None)
     audio, audio_mask = pad([c.audio for c in clips]) if clips[0].audio is not None else (None, None)
     vertices, vertex_mask = pad([c.vertices for c in clips])
@@ -70,7 +73,7 @@ def collate(clips: list[Clip], subject_index: int | None = None) -> Batch:
     return Batch(
         template=torch.stack([c.template for c in clips]), subject_index=torch.tensor(subj, dtype=torch.long),
         vertices=vertices, vertex_mask=vertex_mask, features=F_p, feature_mask=mask, F_s=F_s, fps=clips[0].fps,
-        audio=audio, audio_mask=audio_mask,
+        audio=audio, audio_mask=audio_mask, dataset=clips[0].dataset,
         stems=[c.stem for c in clips], subjects=[c.subject for c in clips],
         transcripts=[c.transcript for c in clips], alignments=[c.alignment for c in clips],
     )  # fmt: skip
@@ -171,9 +174,11 @@ class Wav2SemVectors(SemanticSource):
 # clips
 
 
-def load_clips(root, split: str, encoder: Encoder | None, semantic: SemanticSource, spec: DatasetSpec | None = None) -> list[Clip]:
+def load_clips(root, split: str, encoder: Encoder | None, semantic: SemanticSource, spec: DatasetSpec | None = None,
+               dataset: int = 0) -> list[Clip]:  # fmt: skip
     """Every utterance of `split` with F_p (cached encoder frames at the face fps) and F_s; with
-    ``encoder=None`` the audio instead of F_p (for a host that runs its own encoder)."""
+    ``encoder=None`` the audio instead of F_p (for a host that runs its own encoder). `dataset`: the
+    clips' dataset index for a multi-dataset host."""
     ds = FaceDataset(root, split, spec=spec)
     clips, audios = [], []
     for i in progress(range(len(ds)), desc=f"{split}: encode"):
@@ -185,7 +190,7 @@ def load_clips(root, split: str, encoder: Encoder | None, semantic: SemanticSour
             F_p = torch.from_numpy(align_to_fps(cached_encode(encoder, audio), encoder.rate, ds.fps, len(verts)))  # (T, C_p)
         clips.append(Clip(e.stem, e.subject, ds.subject_index(e.subject), torch.from_numpy(ds.templates[e.subject].copy()),
                           verts, F_p, None, ds.fps, ds.transcripts.get(e.stem), ds.alignments.get(e.stem),
-                          torch.from_numpy(audio) if encoder is None else None))  # fmt: skip
+                          torch.from_numpy(audio) if encoder is None else None, dataset))  # fmt: skip
         audios.append(audio)
     F_s = semantic.vectors(audios, [c.transcript for c in clips], [c.stem for c in clips])
     if F_s is not None:

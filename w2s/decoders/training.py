@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from w2s.data.spec import BIWI, VOCASET, DatasetSpec, read_json
-from w2s.decoders.base import Decoder, DecoderError, get, load, train_step
+from w2s.decoders.base import Decoder, DecoderError, get, load, names, train_step
 from w2s.decoders.inputs import DEFAULT_TEXT_MODEL, SemanticSource, collate, load_clips
 from w2s.encoders import load_encoder
 from w2s.train import History, TrainConfig, fit
@@ -45,9 +45,16 @@ class DecoderRecipe:
     max_steps: int | None = None  # None: the host's recipe for the preset
     batch_size: int | None = None
     lr: float | None = None
+    joint: tuple[str, ...] = ()  # further datasets trained on jointly, "FOLDER" or "FOLDER:vocaset|biwi" (UniTalker)
 
     def __post_init__(self):
-        get(self.host)  # DecoderError naming the registered hosts
+        cls = get(self.host)  # DecoderError naming the registered hosts
+        object.__setattr__(self, "joint", tuple(str(j) for j in self.joint))
+        if self.joint and not getattr(cls, "multi_dataset", False):
+            multi = [n for n in names() if getattr(get(n), "multi_dataset", False)]
+            raise DecoderError(f"--joint: {self.host} trains on one dataset; hosts with one head per dataset: {multi}")
+        for j in self.joint:
+            joint_dataset(j)  # the layout part is checked here
         if self.semantic not in ("none", "wav2sem", "oracle_text"):
             raise DecoderError(f"--semantic must be none, wav2sem or oracle_text, got {self.semantic!r}")
         if self.semantic == "wav2sem" and not self.wav2sem:
@@ -72,7 +79,15 @@ class DecoderRecipe:
         return self.encoder or get(self.host).offline_encoder
 
     def to_json(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "joint": list(self.joint)}
+
+
+def joint_dataset(entry: str) -> tuple[Path, DatasetSpec | None]:
+    """``"FOLDER"`` or ``"FOLDER:vocaset|biwi|auto"`` -> (folder, its dataset spec)."""
+    folder, _, layout = str(entry).rpartition(":") if str(entry).rsplit(":", 1)[-1] in DATASETS else (entry, "", "auto")
+    if layout not in DATASETS:
+        raise DecoderError(f"--joint {entry!r}: the layout after ':' must be one of {sorted(DATASETS)}")
+    return Path(folder), DATASETS[layout]
 
 
 def train_config(recipe: DecoderRecipe, n_train: int) -> TrainConfig:
@@ -91,14 +106,16 @@ def train_config(recipe: DecoderRecipe, n_train: int) -> TrainConfig:
     )  # fmt: skip
 
 
-def build_model(recipe: DecoderRecipe, n_vertices: int, encoder, n_subjects: int, semantic_dim: int) -> Decoder:
+def build_model(recipe: DecoderRecipe, n_vertices: int, encoder, n_subjects: int, semantic_dim: int,
+                **sizes) -> Decoder:  # fmt: skip
+    """The host's preset with the data's sizes; `sizes`: further size fields (UniTalker's extra heads)."""
     cls = get(recipe.host)
     own = {"encoder": getattr(encoder, "source", None)} if recipe.finetune_encoder else {}
     if recipe.finetune_encoder and not own["encoder"]:
         raise DecoderError(f"--finetune-encoder needs a wav2vec2-style encoder (a hub name or folder), not {encoder.name!r}")
     try:
         cfg = cls.config_class.preset(recipe.preset, n_vertices=n_vertices, audio_dim=encoder.dim, n_subjects=n_subjects,
-                                      semantic_source=recipe.semantic, semantic_dim=semantic_dim, **own,
+                                      semantic_source=recipe.semantic, semantic_dim=semantic_dim, **own, **sizes,
                                       **recipe.overrides)  # fmt: skip
     except (KeyError, NotImplementedError) as e:
         raise DecoderError(f"{recipe.host}: unknown preset {recipe.preset!r} ({e})") from e
@@ -126,29 +143,50 @@ def _check_out(out: Path, recipe: DecoderRecipe, data: dict) -> None:
 
 
 def train_decoder(recipe: DecoderRecipe, root, out, on_log=None) -> dict:
-    """Train (or resume, or load when finished) one decoder; returns the run record (``decoder_run.json``)."""
+    """Train (or resume, or load when finished) one decoder; returns the run record (``decoder_run.json``).
+
+    With ``recipe.joint`` (UniTalker), the further datasets are read with the same encoder and F_s source,
+    each batch comes from one dataset, a smaller dataset's clips are repeated to about the largest's
+    count (UniTalker's ``duplicate_list``), and the host recipe's ``max_steps`` is per dataset."""
     root, out, spec = Path(root), Path(out), recipe.spec
     t0 = time.perf_counter()
     encoder = load_encoder(recipe.encoder_name, corpus=root)
     sem, semantic_dim = semantic_source(recipe, root)
+    extra = [joint_dataset(j) for j in recipe.joint]
     data = {"root": str(root.resolve()), "content_sha256": _content(root), "encoder": encoder.identity,
             "semantic": sem.identity}  # fmt: skip
+    if extra:
+        data["joint"] = [{"root": str(r.resolve()), "content_sha256": _content(r)} for r, _ in extra]
     _check_out(out, recipe, data)
     if (out / RUN_FILE).is_file() and read_json(out / RUN_FILE, "decoder run record").get("finished"):
         return read_json(out / RUN_FILE, "decoder run record")
-    clips = load_clips(root, "train", None if recipe.finetune_encoder else encoder, sem, spec)
+    enc = None if recipe.finetune_encoder else encoder
+    per_dataset = [load_clips(root, "train", enc, sem, spec)]
+    per_dataset += [load_clips(r, "train", enc, sem, sp, dataset=k) for k, (r, sp) in enumerate(extra, 1)]
     t_inputs = time.perf_counter() - t0
-    n_subjects = len({c.subject for c in clips if c.subject_index >= 0})
-    model = build_model(recipe, clips[0].vertices.shape[1], encoder, n_subjects, semantic_dim)
+    subjects = [len({c.subject for c in cl if c.subject_index >= 0}) for cl in per_dataset]
+    sizes = {"extra_vertices": tuple(cl[0].vertices.shape[1] for cl in per_dataset[1:]),
+             "extra_subjects": tuple(subjects[1:])} if extra else {}  # fmt: skip
+    clips = per_dataset[0]
+    model = build_model(recipe, clips[0].vertices.shape[1], encoder, subjects[0], semantic_dim, **sizes)
     out.mkdir(parents=True, exist_ok=True)
     record = {"recipe": recipe.to_json(), "data": data, "finished": False}
     write_json(out / RUN_FILE, record)
 
     t1 = time.perf_counter()
-    prep = model.prepare([c.vertices - c.template for c in clips], seed=recipe.seed, cache_dir=cache_dir("decoders"))
+    every = [c for cl in per_dataset for c in cl]
+    offsets = [c.vertices - c.template for c in every]
+    kw = {"dataset_index": [c.dataset for c in every]} if extra else {}
+    prep = model.prepare(offsets, seed=recipe.seed, cache_dir=cache_dir("decoders"), **kw)
     t_prepare = time.perf_counter() - t1
-    cfg = train_config(recipe, len(clips))
-    hist: History = fit(model, clips, collate, train_step, cfg, out_dir=out / "train", on_log=on_log)
+    largest = max(len(cl) for cl in per_dataset)
+    repeats = [max(1, round(largest / len(cl))) for cl in per_dataset]
+    train_set = [c for cl, r in zip(per_dataset, repeats) for _ in range(r) for c in cl]
+    cfg = train_config(recipe, len(train_set))
+    if extra and recipe.max_steps is None and "max_steps" in get(recipe.host).train_recipes.get(recipe.preset, {}):
+        cfg = replace(cfg, max_steps=cfg.max_steps * len(per_dataset))  # the same batches per dataset as alone
+    groups = [c.dataset for c in train_set] if extra else None
+    hist: History = fit(model, train_set, collate, train_step, cfg, out_dir=out / "train", on_log=on_log, groups=groups)
     model.save_pretrained(out / "model")
     record.update(finished=True, config=model.config.to_dict(), train=asdict(cfg), prepare=prep,
                   n_parameters=sum(p.numel() for p in model.parameters()),
@@ -156,6 +194,8 @@ def train_decoder(recipe: DecoderRecipe, root, out, on_log=None) -> dict:
                   seconds={"inputs": round(t_inputs, 2), "prepare": round(t_prepare, 2), "train": round(hist.seconds, 2),
                            "total": round(time.perf_counter() - t0, 2)},
                   history=hist.to_json())  # fmt: skip
+    if extra:
+        record["joint"] = {"clips": [len(cl) for cl in per_dataset], "repeats": repeats}
     write_json(out / RUN_FILE, record)
     return read_json(out / RUN_FILE, "decoder run record")  # as a later load sees it (lists, not tuples)
 
@@ -180,4 +220,14 @@ def load_run(folder) -> tuple[Decoder, dict]:
 
 
 def recipe_of(record: dict) -> DecoderRecipe:
-    return replace(DecoderRecipe(record["recipe"]["host"]), **record["recipe"])
+    return DecoderRecipe(**record["recipe"])
+
+
+def dataset_of(record: dict, root) -> tuple[int, DatasetSpec | None]:
+    """Which of a run's datasets `root` is (its head, for a multi-dataset host) and its spec: 0 for the
+    training folder and any other folder, k for the k-th ``--joint`` folder."""
+    recipe, here = recipe_of(record), str(Path(root).resolve())
+    for k, j in enumerate(record["data"].get("joint", []), 1):
+        if j["root"] == here:
+            return k, joint_dataset(recipe.joint[k - 1])[1]
+    return 0, recipe.spec

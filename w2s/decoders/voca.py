@@ -50,6 +50,7 @@ import torch.nn.functional as F
 
 from w2s.data.batch import Batch
 from w2s.decoders.base import Decoder, DecoderConfig, DecoderError, register
+from w2s.decoders.pca import fit_offset_pca
 
 
 @dataclass(frozen=True)
@@ -210,35 +211,21 @@ class VOCA(Decoder):
 
     def prepare(self, offsets: list[torch.Tensor], seed: int = 0, cache_dir=None) -> dict:
         """Initialise the decoder from the PCA (sklearn) of the training displacements (T_i, V, 3) each."""
-        from sklearn.decomposition import PCA
-
         t0 = time.perf_counter()
-        X = np.concatenate([np.asarray(o, dtype=np.float32).reshape(len(o), -1) for o in offsets])  # (N, 3V)
-        if X.shape[1] != 3 * self.config.n_vertices:
-            raise DecoderError(
-                f"voca.prepare: offsets have {X.shape[1] // 3} vertices, the config {self.config.n_vertices}"
-            )
-        n_frames = len(X)
-        if n_frames > self.config.pca_max_frames:  # consecutive frames are redundant; the fit is O(N 3V E)
-            X = X[
-                np.sort(
-                    np.random.default_rng(seed).choice(n_frames, self.config.pca_max_frames, replace=False)
-                )
-            ]
-        E = self.config.expression_dim
-        k = min(E, X.shape[0], X.shape[1])
-        pca = PCA(n_components=k, random_state=seed).fit(X)
-        cols = pca.components_.T  # (3V, k) orthonormal directions
+        pca = fit_offset_pca(offsets, self.config.expression_dim, seed, self.config.pca_max_frames,
+                             self.config.n_vertices, DecoderError)  # fmt: skip
+        k, E = len(pca.components), self.config.expression_dim
+        cols = pca.components.T  # (3V, k) orthonormal directions
         if self.config.pca_whiten:
-            cols = cols * np.sqrt(np.maximum(pca.explained_variance_, 1e-12))[None]
-        W = np.zeros((X.shape[1], E), np.float32)
+            cols = cols * pca.std[None]
+        W = np.zeros((3 * self.config.n_vertices, E), np.float32)
         W[:, :k] = cols  # codes beyond the data's rank start with zero columns
-        b = pca.mean_ if self.config.decoder_bias == "mean" else np.zeros(X.shape[1])
+        b = pca.mean if self.config.decoder_bias == "mean" else np.zeros(3 * self.config.n_vertices, np.float32)
         with torch.no_grad():
             self.decoder.weight.copy_(torch.from_numpy(W))
             self.decoder.bias.copy_(torch.from_numpy(np.asarray(b, np.float32)))
-        ratio = pca.explained_variance_ratio_
-        return {"pca_components": int(k), "pca_frames": int(X.shape[0]), "frames": n_frames, "decoder_bias": self.config.decoder_bias,
+        ratio = pca.explained_variance_ratio
+        return {"pca_components": int(k), "pca_frames": pca.n_fitted, "frames": pca.n_frames, "decoder_bias": self.config.decoder_bias,
                 "pca_whiten": self.config.pca_whiten, "explained_variance_ratio": [float(r) for r in ratio],
                 "explained_variance_total": float(ratio.sum()), "fit_s": round(time.perf_counter() - t0, 2)}  # fmt: skip
 

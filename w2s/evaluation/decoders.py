@@ -28,7 +28,7 @@ from w2s.data.faces import FaceDataset
 from w2s.data.files import pair_word_spans
 from w2s.decoders.base import DecoderError
 from w2s.decoders.inputs import Clip, collate, load_clips
-from w2s.decoders.training import load_run, recipe_of, semantic_source
+from w2s.decoders.training import dataset_of, load_run, recipe_of, semantic_source
 from w2s.encoders import load_encoder
 from w2s.evaluation.metrics import evaluate
 
@@ -71,24 +71,48 @@ def baseline(root, split: str = "test", spec=None) -> dict:
     return evaluate(preds, gts, tmpl, ds.lips, ds.upper_face, spans, fps=ds.fps)
 
 
+def diversity(samples: list[list[np.ndarray]]) -> float:
+    """Mean distance (the data's unit, e.g. m) between two samples of the same clip and condition: per clip,
+    the mean over sample pairs of the mean per-vertex L2 distance over frames; then the mean over clips."""
+    per_clip = []
+    for preds in samples:  # (T, V, 3) per sample
+        pairs = [np.linalg.norm(a - b, axis=-1).mean() for i, a in enumerate(preds) for b in preds[i + 1 :]]
+        if pairs:
+            per_clip.append(float(np.mean(pairs)))
+    return float(np.mean(per_clip)) if per_clip else 0.0
+
+
+DEFAULT_SAMPLES = 5  # samples per clip for a host that samples (diffusion), so an effect is not sample noise
+
+
 def evaluate_decoder(folder, root=None, split: str = "test", conditions="all", batch_size: int = 16,
-                     with_baseline: bool = True, **generate_kwargs) -> dict:  # fmt: skip
-    """Metrics of the decoder trained into `folder` on `split` of `root` (default: the dataset it was trained on)."""
+                     with_baseline: bool = True, num_samples: int | None = None, **generate_kwargs) -> dict:  # fmt: skip
+    """Metrics of the decoder trained into `folder` on `split` of `root` (default: the dataset it was trained on).
+
+    A host that samples (``stochastic``) is generated `num_samples` times per clip and condition (sampling
+    seeds 0..n-1): ``metrics`` are the means over samples, ``sample_std`` the standard deviation of the
+    per-sample metrics, ``diversity`` the mean distance between two samples of a clip."""
     model, record = load_run(folder)
     recipe = recipe_of(record)
-    root, spec = Path(root or record["data"]["root"]), recipe.spec
-    encoder = load_encoder(recipe.encoder_name, corpus=root)
+    train_root = Path(record["data"]["root"])
+    root = Path(root or train_root)
+    k_data, spec = dataset_of(record, root)
+    encoder = load_encoder(recipe.encoder_name, corpus=train_root)  # the features it was trained on
     if encoder.identity != record["data"]["encoder"]:
         raise DecoderError(f"{folder}: trained on F_p of {record['data']['encoder']!r}, but {recipe.encoder_name!r} now "
                            f"loads {encoder.identity!r}; the features differ")  # fmt: skip
-    sem, _ = semantic_source(recipe, root)
+    sem, _ = semantic_source(recipe, train_root)
     if sem.identity != record["data"]["semantic"]:
         raise DecoderError(f"{folder}: trained with F_s from {record['data']['semantic']!r}, now {sem.identity!r}")
-    clips = load_clips(root, split, None if recipe.finetune_encoder else encoder, sem, spec)
+    stochastic = bool(getattr(model, "stochastic", False))
+    n_samples = int(num_samples or (DEFAULT_SAMPLES if stochastic else 1))
+    if n_samples < 1 or (n_samples > 1 and not stochastic):
+        raise DecoderError(f"--samples must be >= 1, and 1 for {recipe.host}, which does not sample; got {n_samples}")
+    clips = load_clips(root, split, None if recipe.finetune_encoder else encoder, sem, spec, dataset=k_data)
     ds = FaceDataset(root, split, spec=spec)
     spans = _spans(root, [c.alignment for c in clips])
     gts, tmpl = [c.vertices.numpy() for c in clips], [c.template.numpy() for c in clips]
-    n_train = model.config.n_subjects
+    n_train = getattr(model.config, "subjects", (model.config.n_subjects,))[k_data]
     if conditions == "all":
         conds = list(range(n_train)) if any(c.subject_index < 0 for c in clips) else [None]
     else:
@@ -100,18 +124,30 @@ def evaluate_decoder(folder, root=None, split: str = "test", conditions="all", b
     if unknown:
         raise DecoderError(f"{recipe.host}'s generate has no option {sorted(unknown)}")
     t0 = time.perf_counter()
-    per = []
+    per, spread = [], []
     for k in conds:
-        preds = generate_clips(model, clips, k, batch_size, **generate_kwargs)
-        per.append({"condition": k, **evaluate(preds, gts, tmpl, ds.lips, ds.upper_face, spans, fps=ds.fps)})
+        samples = [[] for _ in clips]
+        for s in range(n_samples):
+            kw = {**generate_kwargs, "seed": s} if stochastic else generate_kwargs
+            preds = generate_clips(model, clips, k, batch_size, **kw)
+            per.append({"condition": k, "sample": s, **evaluate(preds, gts, tmpl, ds.lips, ds.upper_face, spans, fps=ds.fps)})
+            if n_samples > 1:
+                for i, p in enumerate(preds):
+                    samples[i].append(p)
+        if n_samples > 1:
+            spread.append(diversity(samples))
     seconds = time.perf_counter() - t0
     keys = [k for k, v in per[0].items() if isinstance(v, float)]
     metrics = {k: float(np.mean([p[k] for p in per])) for k in keys}
     metrics.update(n_frames=per[0]["n_frames"], n_sequences=per[0]["n_sequences"])
+    by_sample = {k: [float(np.mean([p[k] for p in per if p["sample"] == s])) for s in range(n_samples)] for k in keys}
     audio_s = sum(c.n_frames for c in clips) / ds.fps
     out = {"host": recipe.host, "preset": recipe.preset, "semantic": recipe.semantic, "seed": recipe.seed,
-           "split": split, "conditions": conds, "generate_options": generate_kwargs, "metrics": metrics, "per_condition": per,
-           "generate_seconds": round(seconds, 3), "real_time_factor": seconds / (audio_s * len(conds)),
+           "split": split, "dataset": k_data, "conditions": conds, "generate_options": generate_kwargs,
+           "num_samples": n_samples, "metrics": metrics, "per_condition": per,
+           "sample_std": {k: float(np.std(v)) for k, v in by_sample.items()},
+           "diversity": float(np.mean(spread)) if spread else None,
+           "generate_seconds": round(seconds, 3), "real_time_factor": seconds / (audio_s * len(conds) * n_samples),
            "train_seconds": record.get("seconds", {}).get("train")}  # fmt: skip
     if with_baseline:
         out["baseline"] = baseline(root, split, spec)
