@@ -15,6 +15,8 @@ corpus's: V = 2642 vertices, 30 fps, tiny-HuBERT 256-d frames, 8 training subjec
 * ``plug``: end-to-end time (features + F_s + generate) with F_s from the ``lite`` Wav2Sem (a head on
   the same tiny-HuBERT frames) and from the standalone ``tiny`` Wav2Sem (its own waveform model), each
   divided by ``none``'s (features + generate).
+* ``samplers``: diffusion hosts (FaceDiffuser, LG-LDM) with DDIM at their ``sample_steps`` (the default
+  of ``generate``, also in ``rtf``) and DDPM over every training step.
 * ``cache``: autoregressive hosts at 600 and 1,800 frames, with the key/value cache and without (the
   original: the decoder re-run on the whole prefix at every frame); time ratio and max |difference|.
   CodeTalker's exact feedback also decodes the whole prefix with its bidirectional VQ decoder at every
@@ -114,6 +116,13 @@ def bench_host(name: str, enc, base, audio: np.ndarray, repeats: int, quick: boo
     for kind in ("lite", "tiny"):
         t = timeit(end_to_end(kind), repeats)
         res["plug"][f"{kind}_seconds"], res["plug"][f"{kind}_ratio"] = t, t / t_none
+    if getattr(none, "stochastic", False):  # diffusion: DDIM (the default, its step count) against DDPM (every step)
+        res["samplers"] = {}
+        for sampler in ("ddim", "ddpm"):
+            steps = none.config.sample_steps if sampler == "ddim" else none.config.diffusion_steps
+            t = timeit(lambda s=sampler: none.generate(F_p, template, subject, sampler=s), repeats if sampler == "ddim" else 1)
+            res["samplers"][sampler] = {"steps": steps, "generate_seconds": t, "rtf": t / 10,
+                                        "rtf_with_features": (t + t_enc) / 10}  # fmt: skip
     params = inspect.signature(none.generate).parameters
     if "cache" in params:
         res["cache"] = {}
