@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from w2s import decoders
-from w2s.corpus.build import BuildError, build
+from w2s.corpus.build import PRESETS, BuildError, build
 from w2s.corpus.check import check_preset
 from w2s.corpus.pairs import GROUPS, mine_pairs
 from w2s.corpus.phone_distance import load_or_measure
@@ -126,12 +126,13 @@ def _corpus_args(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", required=True)
     b = sub.add_parser("build", help="build the synthetic talking-head corpus (FaceFormer/VOCASET layout)")
     b.add_argument("out", type=Path, help="new folder to create")
-    b.add_argument("--preset", default="default", choices=["smoke", "default"], help="smoke: seconds; default: 12 x 40")
+    b.add_argument("--preset", default="default", choices=sorted(PRESETS),
+                   help="smoke: seconds; default: 12 x 40; biwi-like: 6 x 40, 25 fps, another mesh; smoke-biwi-like: seconds")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--force", action="store_true", help="replace an existing folder")
     c = sub.add_parser("check", help="check every planned sentence and pair word against espeak-ng's "
                        "text-to-phoneme translation (exit 1 on any disagreement)")  # fmt: skip
-    c.add_argument("--preset", default="default", choices=["smoke", "default"])
+    c.add_argument("--preset", default="default", choices=sorted(PRESETS))
     c.add_argument("--seed", type=int, default=0)
 
 

@@ -1,7 +1,7 @@
 """Build the embedded talking-head corpus in the FaceFormer / VOCASET folder layout.
 
     OUT/wav/{SUBJECT}_{SENTENCE}.wav            16 kHz mono PCM
-    OUT/vertices_npy/{SUBJECT}_{SENTENCE}.npy   float32 (T, V*3), 30 fps, metres
+    OUT/vertices_npy/{SUBJECT}_{SENTENCE}.npy   float32 (T, V*3), the preset's fps (30; 25 BIWI-like), metres
     OUT/templates.pkl                           {subject: (V, 3) float32}
     OUT/faces.npy  OUT/regions/{lips,upper_face}.txt
     OUT/transcripts.json  OUT/alignments.json  OUT/splits.json  OUT/corpus.json
@@ -12,6 +12,16 @@ round-robin over substitution types, so no single phoneme swap dominates; each o
 at least two training sentences, and the val/test sentences carry both words of a pair each in new
 sentences. Same seed → byte-identical files. The build happens in a temporary folder renamed into
 place at the end, so a build that dies leaves nothing behind.
+
+A second dataset, ``biwi-like``, differs from the default the way BIWI differs from VOCASET, so a
+host can train across two datasets with different meshes (UniTalker): another head topology (a finer
+grid, 4,034 vertices instead of 2,642; its own lip and upper-face regions), 25 fps instead of 30, its
+own speakers (``SynthBiwi_*``; voices the default's speakers of that seed do not use come first, and
+rates, pitches, faces and styles from another random stream) and its own sentences (none of the
+default corpus's texts; the near-pair words may be the same), and BIWI's seen-speaker protocol:
+6 subjects, each reading sentences 1–32 for training, 33–36 for validation and 37–40 for test (as
+BIWI-Test-A), so the held-out pair words are said by training speakers in new sentences.
+``smoke-biwi-like`` is its seconds-long variant for tests (6 x 6, against ``smoke``).
 
 Every utterance's phoneme segments (alignments.json, and the lips made from them) must list what
 espeak-ng's text-to-phoneme translation says its text is (agreement.py): a disagreement stops the
@@ -24,7 +34,7 @@ from __future__ import annotations
 import json
 import logging
 import pickle
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from importlib import metadata
 from pathlib import Path
 
@@ -40,13 +50,15 @@ from w2s.utils.runtime import progress
 
 log = logging.getLogger(__name__)
 
-FPS = 30
+FPS = 30  # the default preset's frame rate (Preset.fps)
 # bump when the builder's output changes; cached corpora of another version are rebuilt.
 # 3: every phoneme espeak-ng produced is kept (zero-length events, the syllable-final /l/, get a span:
 #    speech.ENDING_SHARE), pairs are mined on the re-measured phoneme distances, and every utterance's
 #    phonemes are checked against espeak-ng's text-to-phoneme translation (agreement.py)
 BUILD_VERSION = 3
 SUBJECT_PREFIX = "SynthTalk"
+# Preset fields of build version 3: always in corpus.json (later ones only where set, see Preset.to_json)
+_V3_FIELDS = ("name", "n_sentences", "n_pairs", "n_control_pairs", "train_occurrences", "n_train", "n_val", "n_test")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -57,19 +69,78 @@ class Preset:
     n_control_pairs: int = 0  # pairs per control group (same viseme class; acoustically far)
     train_occurrences: int = 2  # training sentences per pair word (at least)
     n_train: int = 8
-    n_val: int = 2
+    n_val: int = 2  # unseen val / test subjects (VOCASET's protocol); 0 with the seen-speaker protocol
     n_test: int = 2
+    # fields added after build version 3; their defaults are the VOCASET-like corpus's (see to_json)
+    fps: int = FPS  # frame rate of vertices_npy
+    head: tuple[int, int] = (face.N_COLS, face.N_ROWS)  # the head's grid (face.Topology): columns x rings
+    subject_prefix: str = SUBJECT_PREFIX
+    val_sentences: int = 0  # > 0: BIWI's seen-speaker protocol: the training subjects' last
+    test_sentences: int = 0  # val_sentences + test_sentences sentences are held out for val / test
+    stream: int = 0  # random stream of speakers, sentences and motion (0: the default corpus's)
+    avoid: str | None = None  # a preset whose speakers' voices and sentences (same seed) this one avoids
+
+    def __post_init__(self):
+        if self.seen_speakers:
+            if self.n_val or self.n_test:
+                raise ValueError(f"preset {self.name}: the seen-speaker protocol (val_sentences, test_sentences) "
+                                 f"has no separate val/test subjects; n_val and n_test must be 0")  # fmt: skip
+            if (
+                min(self.val_sentences, self.test_sentences) < 1
+                or self.val_sentences + self.test_sentences >= self.n_sentences
+            ):
+                raise ValueError(f"preset {self.name}: val_sentences and test_sentences must be >= 1 and leave "
+                                 f"training sentences out of {self.n_sentences}")  # fmt: skip
+        if self.avoid == self.name:
+            raise ValueError(f"preset {self.name} cannot avoid itself")
+
+    @property
+    def seen_speakers(self) -> bool:
+        """BIWI's protocol (val/test: the training subjects on held-out sentences), else VOCASET's."""
+        return self.val_sentences > 0 or self.test_sentences > 0
+
+    @property
+    def topology(self) -> face.Topology:
+        return face.Topology(*self.head)
 
     @property
     def held_out_range(self) -> tuple[int, int]:
         """Sentences used for val/test subjects: the second half, as VOCASET's 21-40."""
         return self.n_sentences // 2 + 1, self.n_sentences
 
+    def split_table(self, subjects: list[str]) -> dict[str, tuple[list[str], tuple[int, int]]]:
+        """{split: (subjects, (first, last) sentence)} for train, val, test (in that order)."""
+        n = self.n_sentences
+        if self.seen_speakers:  # BIWI: 1-32 / 33-36 / 37-40 of the same subjects
+            train = subjects[: self.n_train]
+            t_hi = n - self.val_sentences - self.test_sentences
+            return {"train": (train, (1, t_hi)), "val": (train, (t_hi + 1, n - self.test_sentences)),
+                    "test": (train, (n - self.test_sentences + 1, n))}  # fmt: skip
+        lo, hi = self.held_out_range  # VOCASET: every sentence / the second half of unseen subjects
+        n_tr, n_va = self.n_train, self.n_val
+        return {"train": (subjects[:n_tr], (1, n)), "val": (subjects[n_tr : n_tr + n_va], (lo, hi)),
+                "test": (subjects[n_tr + n_va :], (lo, hi))}  # fmt: skip
 
+    def to_json(self) -> dict:
+        """corpus.json's "preset": every field of build version 3, the later ones only where they differ
+        from their defaults, so the VOCASET-like presets' corpus.json is what version 3 wrote."""
+        defaults = {f.name: f.default for f in fields(self)}
+        return {k: v for k, v in asdict(self).items() if k in _V3_FIELDS or v != defaults[k]}
+
+
+# A preset whose name starts with "smoke" is a seconds-long test variant (it gets the smoke recipes,
+# e.g. w2s.encoders.tiny_hubert.config_for_corpus).
 PRESETS = {
     "smoke": Preset("smoke", n_sentences=4, n_pairs=4, n_control_pairs=2, train_occurrences=2),
     "default": Preset("default", n_sentences=40, n_pairs=60, n_control_pairs=20, train_occurrences=2),
-}
+    # BIWI-like: 6 subjects x 40 sentences (1-32 train, 33-36 val, 37-40 test), 25 fps, another mesh
+    "biwi-like": Preset("biwi-like", n_sentences=40, n_pairs=36, n_control_pairs=6, n_train=6, n_val=0, n_test=0,
+                        fps=25, head=(72, 56), subject_prefix="SynthBiwi", val_sentences=4, test_sentences=4,
+                        stream=1, avoid="default"),
+    "smoke-biwi-like": Preset("smoke-biwi-like", n_sentences=6, n_pairs=4, n_control_pairs=1, n_train=6, n_val=0,
+                              n_test=0, fps=25, head=(72, 56), subject_prefix="SynthBiwi", val_sentences=1,
+                              test_sentences=1, stream=1, avoid="smoke"),
+}  # fmt: skip
 
 
 class BuildError(RuntimeError):
@@ -108,41 +179,78 @@ def select_pairs(pairs: list[Pair], n: int, exclude: set[str] = frozenset()) -> 
 
 
 def speakers(preset: Preset, seed: int) -> list[Speaker]:
+    """The preset's subjects; with `avoid`, the voices the avoided preset's speakers do not use come first."""
     n = preset.n_train + preset.n_val + preset.n_test
     voices = list(speech.VOICES)
     if n > len(voices):
         raise BuildError(f"{n} subjects but only {len(voices)} distinct voices")
-    rng = np.random.default_rng([seed, 0xC0])
-    picks = rng.permutation(len(voices))[:n]
+    st = preset.stream
+    rng = np.random.default_rng([seed, 0xC0] if st == 0 else [seed, 0xC0, st])
+    order = rng.permutation(len(voices))
+    if preset.avoid:
+        taken = {s.voice for s in speakers(PRESETS[preset.avoid], seed)}
+        order = [v for v in order if voices[v] not in taken] + [v for v in order if voices[v] in taken]
+    picks = order[:n]
     out = []
     for i, v in enumerate(picks):
         out.append(
             Speaker(
-                subject=f"{SUBJECT_PREFIX}_S{i + 1:02d}",
+                subject=f"{preset.subject_prefix}_S{i + 1:02d}",
                 voice=voices[v],
                 rate=int(rng.integers(150, 196)),
                 pitch=int(rng.integers(35, 66)),
-                shape=face.FaceShape.random(seed * 1000 + i),
-                style=face.ArticulationStyle.random(seed * 1000 + i),
+                shape=face.FaceShape.random(seed * 1000 + i, st),
+                style=face.ArticulationStyle.random(seed * 1000 + i, st),
             )
         )
     return out
 
 
+def _text_seed(preset: Preset, seed: int) -> int:
+    """The seed of the sentence generator: the build seed, on another stream for stream > 0."""
+    return seed if preset.stream == 0 else (preset.stream << 32) + seed
+
+
 def assign_sentences(
-    preset: Preset, pairs: list[Pair], subjects: list[str], seed: int, controls: list[Pair] = ()
+    preset: Preset,
+    pairs: list[Pair],
+    subjects: list[str],
+    seed: int,
+    controls: list[Pair] = (),
+    avoid: dict[str | None, set[str]] | None = None,
 ) -> dict[tuple[str, int], dict]:
     """{(subject, sentence number): {"text", "word"}} following the split protocol.
 
     Near-pair words fill the first training slots (each word `train_occurrences` times) and the
-    held-out subjects' evaluated sentences; control-pair words (for the coupling analysis) fill the
-    remaining slots twice each; fillers take whatever is left.
+    held-out slots (val and test: unseen subjects' second half, or the training subjects' last
+    sentences); control-pair words (for the coupling analysis) fill the remaining slots twice each;
+    fillers take whatever is left. `avoid`: {target word (None: fillers): texts} no sentence may repeat.
     """
-    train, held = subjects[: preset.n_train], subjects[preset.n_train :]
-    lo, hi = preset.held_out_range
+    tseed = _text_seed(preset, seed)
+    avoid = avoid or {}
+
+    def sentences(w, n):
+        if not avoid:
+            return sentences_for_word(w, n, tseed)
+        skip = avoid.get(w, set())
+        got = [x for x in sentences_for_word(w, n + len(skip), tseed) if x.text not in skip][:n]
+        if not got:
+            raise BuildError(f"no sentence for {w!r} that preset {preset.avoid} does not already say")
+        return got
+
+    table = preset.split_table(subjects)
+    train, (t_lo, t_hi) = table["train"]
+    held_slots = [
+        (s, k)
+        for split in ("val", "test")
+        for s in table[split][0]
+        for k in range(table[split][1][0], table[split][1][1] + 1)
+    ]
     words = [w for p in pairs for w in p.words]
-    n_held_slots = len(held) * (hi - lo + 1)
-    per_word = {w: sentences_for_word(w, preset.train_occurrences + 1 + n_held_slots // max(len(words), 1), seed) for w in words}
+    n_held_slots = len(held_slots)
+    per_word = {
+        w: sentences(w, preset.train_occurrences + 1 + n_held_slots // max(len(words), 1)) for w in words
+    }
     used = {w: 0 for w in words}
 
     def take(w):
@@ -150,29 +258,33 @@ def assign_sentences(
         used[w] += 1
         return {"text": s.text, "word": w}
 
-    train_slots = [(s, k) for k in range(1, preset.n_sentences + 1) for s in train]  # interleave subjects
+    train_slots = [(s, k) for k in range(t_lo, t_hi + 1) for s in train]  # interleave subjects
     need = preset.train_occurrences * len(words)
     if need > len(train_slots):
-        raise BuildError(f"{len(words)} pair words x {preset.train_occurrences} need {need} training sentences, have {len(train_slots)}")
+        raise BuildError(
+            f"{len(words)} pair words x {preset.train_occurrences} need {need} training sentences, have {len(train_slots)}"
+        )
     plan: dict[tuple[str, int], dict] = {}
     for i in range(need):
         plan[train_slots[i]] = take(words[i % len(words)])
-    # held-out subjects: both words of a pair, in sentences not used in training
-    held_slots = [(s, k) for s in held for k in range(lo, hi + 1)]
+    # held-out slots: both words of a pair, in sentences not used in training
     for i, slot in enumerate(held_slots):
         p = pairs[(i // 2) % len(pairs)]
         plan[slot] = take(p.words[i % 2])
     rest = [(s, k) for s in subjects for k in range(1, preset.n_sentences + 1) if (s, k) not in plan]
     control_words = [w for p in controls for w in p.words]
     if 2 * len(control_words) > len(rest):
-        raise BuildError(f"{len(control_words)} control words x 2 need {2 * len(control_words)} sentences, have {len(rest)}")
+        raise BuildError(
+            f"{len(control_words)} control words x 2 need {2 * len(control_words)} sentences, have {len(rest)}"
+        )
     for w in control_words:
-        per_word[w] = sentences_for_word(w, 2, seed)
+        per_word[w] = sentences(w, 2)
         used[w] = 0
     for i in range(2 * len(control_words)):
         plan[rest[i]] = take(control_words[i % len(control_words)])
     rest = rest[2 * len(control_words) :]
-    fillers = filler_sentences(len(rest), seed)
+    skip = avoid.get(None, set())
+    fillers = [f for f in filler_sentences(len(rest) + len(skip), tseed) if f.text not in skip][: len(rest)]
     if len(fillers) < len(rest):
         raise BuildError(f"need {len(rest)} filler sentences, the generator made {len(fillers)}")
     for slot, f in zip(rest, fillers):
@@ -180,17 +292,26 @@ def assign_sentences(
     return plan
 
 
-def plan_corpus(cfg: Preset, seed: int) -> tuple[list[Speaker], list[Pair], list[Pair], dict[tuple[str, int], dict]]:
-    """(speakers, near pairs, control pairs, {(subject, sentence number): {"text", "word"}}) of a build."""
+def plan_corpus(
+    cfg: Preset, seed: int, mined: dict[str, list[Pair]] | None = None
+) -> tuple[list[Speaker], list[Pair], list[Pair], dict[tuple[str, int], dict]]:
+    """(speakers, near pairs, control pairs, {(subject, sentence number): {"text", "word"}}) of a build.
+
+    mined: ``{group: mine_pairs(group)}`` when the caller has it (mining takes a second per group)."""
+    mined = mined or {g: mine_pairs(g) for g in ("near", "same_viseme", "far")}
     spk = speakers(cfg, seed)
-    pairs = select_pairs(mine_pairs("near"), cfg.n_pairs)
+    pairs = select_pairs(mined["near"], cfg.n_pairs)
     used = {w for p in pairs for w in p.words}
     controls = []
     for group in ("same_viseme", "far"):
-        chosen = select_pairs(mine_pairs(group), cfg.n_control_pairs, exclude=used)
+        chosen = select_pairs(mined[group], cfg.n_control_pairs, exclude=used)
         used |= {w for p in chosen for w in p.words}
         controls += chosen
-    return spk, pairs, controls, assign_sentences(cfg, pairs, [s.subject for s in spk], seed, controls)
+    avoid: dict[str | None, set[str]] = {}
+    if cfg.avoid:  # the other preset's sentences, by target word
+        for v in plan_corpus(PRESETS[cfg.avoid], seed, mined)[3].values():
+            avoid.setdefault(v["word"], set()).add(v["text"])
+    return spk, pairs, controls, assign_sentences(cfg, pairs, [s.subject for s in spk], seed, controls, avoid)
 
 
 def _write_npy(path: Path, array: np.ndarray) -> None:
@@ -199,25 +320,31 @@ def _write_npy(path: Path, array: np.ndarray) -> None:
 
 
 def _splits(cfg: Preset, subjects: list[str]) -> dict:
-    """VOCASET's protocol: train speakers read every sentence, val and test speakers the held-out range."""
-    lo, hi = cfg.held_out_range
-    n_tr, n_va = cfg.n_train, cfg.n_val
+    """splits.json. VOCASET's protocol: train speakers read every sentence, val and test speakers the
+    held-out range; BIWI's: the training speakers' last sentences are val and test."""
     return {
-        "train": {"subjects": subjects[:n_tr], "sentences": [1, cfg.n_sentences]},
-        "val": {"subjects": subjects[n_tr : n_tr + n_va], "sentences": [lo, hi]},
-        "test": {"subjects": subjects[n_tr + n_va :], "sentences": [lo, hi]},
+        k: {"subjects": list(subj), "sentences": list(rng)}
+        for k, (subj, rng) in cfg.split_table(subjects).items()
     }
 
 
-def _meta(cfg: Preset, seed: int, spk: list[Speaker], pairs: list[Pair], controls: list[Pair], templates: dict,
-          n_sequences: int, content_sha256: str) -> dict:
+def _meta(
+    cfg: Preset,
+    seed: int,
+    spk: list[Speaker],
+    pairs: list[Pair],
+    controls: list[Pair],
+    templates: dict,
+    n_sequences: int,
+    content_sha256: str,
+) -> dict:
     """corpus.json: what was built, from what, with which library versions, and the content hash."""
     return {
-        "name": "w2s-synthtalk",
+        "name": f"w2s-{cfg.subject_prefix.lower()}",  # w2s-synthtalk (VOCASET-like), w2s-synthbiwi
         "build_version": BUILD_VERSION,
-        "preset": asdict(cfg),
+        "preset": cfg.to_json(),
         "seed": seed,
-        "fps": FPS,
+        "fps": cfg.fps,
         "sample_rate": speech.SAMPLE_RATE,
         "n_vertices": int(templates[spk[0].subject].shape[0]),
         "n_subjects": len(spk),
@@ -259,7 +386,7 @@ def build(out, preset: str = "default", seed: int = 0, force: bool = False) -> P
         heads = {}
         for i, s, k in progress(jobs, desc="corpus", unit="utt"):
             if s.subject not in heads:
-                mesh = face.make_head(s.shape)
+                mesh = face.make_head(s.shape, cfg.topology)
                 heads[s.subject] = (mesh, face.VisemeRig.from_head(mesh))
                 templates[s.subject] = mesh.vertices.astype(np.float32)
                 faces_, regions = mesh.faces, mesh.regions
@@ -270,13 +397,20 @@ def build(out, preset: str = "default", seed: int = 0, force: bool = False) -> P
             wrong = agreement.disagreements(utt)
             if wrong:  # ground truth must show every phoneme that was said
                 raise BuildError(f"{stem}: {agreement.describe(utt, wrong)}")
-            n_frames = face.n_frames_for(utt.duration, FPS)
-            verts = face.animate(mesh, rig, utt.phonemes, n_frames, FPS, s.style, seed=seed * 100_003 + i * 1000 + k)
-            sf.write(tmp / "wav" / f"{stem}.wav", utt.audio, speech.SAMPLE_RATE, subtype="PCM_16", format="WAV")
+            n_frames = face.n_frames_for(utt.duration, cfg.fps)
+            motion_seed = seed * 100_003 + i * 1000 + k + cfg.stream * 10_000_019
+            verts = face.animate(mesh, rig, utt.phonemes, n_frames, cfg.fps, s.style, seed=motion_seed)
+            sf.write(
+                tmp / "wav" / f"{stem}.wav", utt.audio, speech.SAMPLE_RATE, subtype="PCM_16", format="WAV"
+            )
             _write_npy(tmp / "vertices_npy" / f"{stem}.npy", verts.reshape(n_frames, -1))
             transcripts[stem] = text
             t = utt.timings()
-            alignments[stem] = {"phonemes": t["phonemes"], "words": t["words"], "target_word": plan[(s.subject, k)]["word"]}
+            alignments[stem] = {
+                "phonemes": t["phonemes"],
+                "words": t["words"],
+                "target_word": plan[(s.subject, k)]["word"],
+            }
 
         with open(tmp / "templates.pkl", "wb") as f:
             pickle.dump(templates, f, protocol=4)
@@ -286,8 +420,11 @@ def build(out, preset: str = "default", seed: int = 0, force: bool = False) -> P
         dump_json_sorted(tmp / "splits.json", _splits(cfg, subjects))
         dump_json_sorted(tmp / "transcripts.json", transcripts)
         dump_json_sorted(tmp / "alignments.json", alignments)
-        dump_json_sorted(tmp / "pairs.json", [p.to_json() for p in pairs + controls])  # "group": near / same_viseme / far
-        meta = _meta(cfg, seed, spk, pairs, controls, templates, len(jobs), tree_sha256(tmp, skip="corpus.json"))
+        # "group": near / same_viseme / far
+        dump_json_sorted(tmp / "pairs.json", [p.to_json() for p in pairs + controls])
+        meta = _meta(
+            cfg, seed, spk, pairs, controls, templates, len(jobs), tree_sha256(tmp, skip="corpus.json")
+        )
         dump_json_sorted(tmp / "corpus.json", meta)  # written last: a folder without it is not a corpus
     log.info("built %s: %d sequences, %d pairs", out, len(jobs), len(pairs))
     return out
@@ -310,6 +447,8 @@ def load_or_build(preset: str = "default", seed: int = 0, root=None) -> Path:
         if same:  # an older builder's output for the same request: rebuild in place
             log.warning("%s was built by builder version %s; rebuilding", root, m.get("build_version"))
             return build(root, preset, seed, force=True)
-        raise BuildError(f"{root} holds a different corpus (preset {m.get('preset', {}).get('name')}, seed {m.get('seed')})")
+        raise BuildError(
+            f"{root} holds a different corpus (preset {m.get('preset', {}).get('name')}, seed {m.get('seed')})"
+        )
     root.parent.mkdir(parents=True, exist_ok=True)
     return build(root, preset, seed, force=root.exists())

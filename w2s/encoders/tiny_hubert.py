@@ -414,8 +414,9 @@ def corpus_preset(corpus_dir) -> str | None:
 
 
 def config_for_corpus(corpus_dir) -> TinyHubertConfig:
-    """The recipe for a corpus: the seconds-long smoke recipe for a smoke corpus, the default otherwise."""
-    return tiny_config() if corpus_preset(corpus_dir) == "smoke" else TinyHubertConfig()
+    """The recipe for a corpus: the seconds-long smoke recipe for a smoke corpus (a preset named
+    ``smoke*``: smoke, smoke-biwi-like), the default otherwise."""
+    return tiny_config() if (corpus_preset(corpus_dir) or "").startswith("smoke") else TinyHubertConfig()
 
 
 def pretraining_history(folder) -> dict:

@@ -2,7 +2,8 @@
 
 Like VOCASET (meshes in metres, 30 fps, y up, face toward +z) but synthetic: the head is a deformed
 UV sphere with a nose, brow ridge, eye sockets, chin and two lips around a mouth slit; every speaker
-(``FaceShape``) shares one topology and one set of region indices, only positions change.
+(``FaceShape``) shares one topology and one set of region indices, only positions change. The grid's
+resolution (``Topology``) sets the topology: another resolution is another mesh of the same head.
 
 The rig has one displacement field per viseme class (``VISEME_CLASSES`` order, "silence" = rest),
 built from articulatory gestures: a jaw rotation about a hinge near the ear plus lip actions (press,
@@ -11,8 +12,8 @@ functions over the phoneme timings, adds brow pulses on stressed vowels, seeded 
 smooth noise. Everything is deterministic given its seed.
 """
 
-
 from w2s.corpus.face.head import (
+    DEFAULT_TOPOLOGY,
     FPS,
     MOUTH_W,
     MOUTH_Y,
@@ -21,6 +22,7 @@ from w2s.corpus.face.head import (
     SLIT_GAP,
     FaceShape,
     HeadMesh,
+    Topology,
     make_head,
 )
 from w2s.corpus.face.motion import (
@@ -36,4 +38,28 @@ from w2s.corpus.face.motion import (
 )
 from w2s.corpus.face.rig import Gesture, VisemeRig, lip_displacement_table
 
-__all__ = ["ANTICIPATION_GAIN", "ArticulationStyle", "CONSONANT_TIME", "FPS", "FaceShape", "Gesture", "HeadMesh", "MOUTH_W", "MOUTH_Y", "N_COLS", "N_ROWS", "SLIT_GAP", "SUPERSAMPLE", "VisemeRig", "animate", "blink_curve", "brow_curve", "lip_displacement_table", "make_head", "n_frames_for", "viseme_weights"]
+__all__ = [
+    "ANTICIPATION_GAIN",
+    "ArticulationStyle",
+    "CONSONANT_TIME",
+    "DEFAULT_TOPOLOGY",
+    "FPS",
+    "FaceShape",
+    "Gesture",
+    "HeadMesh",
+    "MOUTH_W",
+    "MOUTH_Y",
+    "N_COLS",
+    "N_ROWS",
+    "SLIT_GAP",
+    "SUPERSAMPLE",
+    "Topology",
+    "VisemeRig",
+    "animate",
+    "blink_curve",
+    "brow_curve",
+    "lip_displacement_table",
+    "make_head",
+    "n_frames_for",
+    "viseme_weights",
+]

@@ -1,12 +1,17 @@
 """The procedural head: a deformed UV sphere with a nose, brow ridge, eye sockets, chin and two lips
 around a mouth slit, in metres (y up, face toward +z, like VOCASET). Every speaker (``FaceShape``)
-shares one topology and one set of region indices; only positions change."""
+shares one topology and one set of region indices; only positions change.
+
+The topology is the grid's resolution (``Topology``: columns around the head x rings from chin to
+crown, plus the two poles). Features and regions are placed in metres, not in grid steps, so another
+resolution gives another mesh of the same head: the default 60 x 44 (2,642 vertices) for the VOCASET-like
+corpus, a finer one for the BIWI-like corpus (a dataset with another mesh)."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -15,8 +20,8 @@ FPS = 30.0
 # ---------------------------------------------------------------------------------------------
 # canonical layout (neutral head, metres): features and regions are placed here, once
 
-N_COLS = 60  # vertices around the head
-N_ROWS = 44  # rings from chin-pole to crown-pole
+N_COLS = 60  # vertices around the head (default topology)
+N_ROWS = 44  # rings from chin-pole to crown-pole (default topology)
 A0, B0, C0 = 0.076, 0.116, 0.098  # neutral half width / half height / half depth
 MOUTH_Y = -0.055  # mouth line (canonical y)
 MOUTH_W = 0.025  # half width of the mouth slit
@@ -35,6 +40,28 @@ def _gauss(x, s):
 
 
 @dataclass(frozen=True)
+class Topology:
+    """The head grid's resolution: ``n_cols * n_rows + 2`` vertices (two poles)."""
+
+    n_cols: int = N_COLS
+    n_rows: int = N_ROWS
+
+    def __post_init__(self):
+        for name, n, lo in (("n_cols", self.n_cols, 24), ("n_rows", self.n_rows, 24)):
+            if int(n) != n or n < lo:
+                raise ValueError(
+                    f"Topology.{name} must be an integer >= {lo} (the mouth and eyes need a few grid lines), got {n!r}"
+                )
+
+    @property
+    def n_vertices(self) -> int:
+        return self.n_cols * self.n_rows + 2
+
+
+DEFAULT_TOPOLOGY = Topology()
+
+
+@dataclass(frozen=True)
 class _Grid:
     u: np.ndarray  # (V,) azimuth, 0 = front
     v: np.ndarray  # (V,) elevation
@@ -45,30 +72,31 @@ class _Grid:
     faces: np.ndarray  # (F, 3) int32
 
 
-def _rows() -> tuple[np.ndarray, int]:
-    """Ring elevations (N_ROWS,), dense at the mouth and over the face; index of the ring under the slit."""
+def _rows(n_rows: int) -> tuple[np.ndarray, int]:
+    """Ring elevations (n_rows,), dense at the mouth and over the face; index of the ring under the slit."""
     vm = math.asin(MOUTH_Y / B0)
     dv = SLIT_GAP / (B0 * math.cos(vm))  # the two slit rings sit at vm -/+ dv
     grid = np.linspace(-math.pi / 2, math.pi / 2, 4001)
     rho = 0.45 + 1.3 * _gauss(grid + 0.15, 0.65) + 2.6 * _gauss(grid - vm, 0.09)  # ring density
     cdf = np.concatenate([[0.0], np.cumsum(0.5 * (rho[1:] + rho[:-1]) * np.diff(grid))])
-    n_lo = int(round(N_ROWS * np.interp(vm - dv, grid, cdf) / cdf[-1]))
+    n_lo = int(round(n_rows * np.interp(vm - dv, grid, cdf) / cdf[-1]))
 
     def place(lo, hi, t):  # equal density mass between rings
         c_lo, c_hi = np.interp([lo, hi], grid, cdf)
         return np.interp(c_lo + t * (c_hi - c_lo), cdf, grid)
 
     lower = place(-math.pi / 2, vm - dv, np.linspace(0, 1, n_lo + 1)[1:])  # pole excluded
-    upper = place(vm + dv, math.pi / 2, np.linspace(0, 1, N_ROWS - n_lo + 1)[:-1])
+    upper = place(vm + dv, math.pi / 2, np.linspace(0, 1, n_rows - n_lo + 1)[:-1])
     return np.concatenate([lower, upper]), n_lo - 1
 
 
-@lru_cache(maxsize=1)
-def _grid() -> _Grid:
-    s = np.linspace(-math.pi, math.pi, N_COLS, endpoint=False)
+@cache
+def _grid(topology: Topology = DEFAULT_TOPOLOGY) -> _Grid:
+    n_cols, n_rows = topology.n_cols, topology.n_rows
+    s = np.linspace(-math.pi, math.pi, n_cols, endpoint=False)
     cols = s - 0.6 * np.sin(s)  # denser columns at the front (s = 0)
-    rows, slit = _rows()
-    assert len(rows) == N_ROWS
+    rows, slit = _rows(n_rows)
+    assert len(rows) == n_rows
     v, u = np.meshgrid(rows, cols, indexing="ij")  # (R, Q)
     u = np.concatenate([u.ravel(), [0.0, 0.0]])
     v = np.concatenate([v.ravel(), [-math.pi / 2, math.pi / 2]])  # two poles at the end
@@ -76,7 +104,7 @@ def _grid() -> _Grid:
     front = _smooth((np.cos(u) - 0.15) / 0.5) * (np.abs(v) < math.pi / 2 - 1e-6)
 
     # faces: quads between rings (outward with u to the right and v up), fans at the poles
-    idx = np.arange(N_ROWS * N_COLS).reshape(N_ROWS, N_COLS)
+    idx = np.arange(n_rows * n_cols).reshape(n_rows, n_cols)
     a, b = idx[:-1], np.roll(idx[:-1], -1, axis=1)
     d, c = idx[1:], np.roll(idx[1:], -1, axis=1)
     keep = np.ones(a.shape, bool)
@@ -84,10 +112,10 @@ def _grid() -> _Grid:
     keep[slit] = ~(in_mouth & np.roll(in_mouth, -1))  # cut the slit between the lips
     quads = np.stack([a, b, c, d], -1)[keep]  # (Nq, 4)
     tris = [quads[:, [0, 1, 2]], quads[:, [0, 2, 3]]]
-    bot, top = N_ROWS * N_COLS, N_ROWS * N_COLS + 1
+    bot, top = n_rows * n_cols, n_rows * n_cols + 1
     r0, r1 = idx[0], idx[-1]
-    tris.append(np.stack([np.full(N_COLS, bot), np.roll(r0, -1), r0], -1))
-    tris.append(np.stack([np.full(N_COLS, top), r1, np.roll(r1, -1)], -1))
+    tris.append(np.stack([np.full(n_cols, bot), np.roll(r0, -1), r0], -1))
+    tris.append(np.stack([np.full(n_cols, top), r1, np.roll(r1, -1)], -1))
     faces = np.concatenate(tris).astype(np.int32)
     return _Grid(u, v, x, y, z, front, faces)
 
@@ -112,8 +140,9 @@ class FaceShape:
     cheeks: float = 1.0  # cheekbone fullness
 
     @classmethod
-    def random(cls, seed: int) -> FaceShape:
-        rng = np.random.default_rng([seed, 0xFACE])
+    def random(cls, seed: int, stream: int = 0) -> FaceShape:
+        """A random face; `stream` > 0 draws from another random stream (another corpus's speakers)."""
+        rng = np.random.default_rng([seed, 0xFACE] if stream == 0 else [seed, 0xFACE, stream])
         f = lambda lo, hi: float(rng.uniform(lo, hi))  # noqa: E731
         return cls(
             width=f(0.140, 0.164), height=f(0.218, 0.246), depth=f(0.184, 0.208),
@@ -134,6 +163,7 @@ class HeadMesh:
     faces: np.ndarray  # (F, 3) int32
     regions: dict[str, np.ndarray]  # name -> sorted int64 vertex indices
     shape: FaceShape = field(default_factory=FaceShape)
+    topology: Topology = DEFAULT_TOPOLOGY
 
     def to_trimesh(self):
         import trimesh
@@ -170,10 +200,10 @@ def _features(g: _Grid, s: FaceShape) -> np.ndarray:
     return f * g.front
 
 
-def make_head(shape: FaceShape | None = None) -> HeadMesh:
-    """The head of one speaker: same topology and regions for every shape."""
+def make_head(shape: FaceShape | None = None, topology: Topology = DEFAULT_TOPOLOGY) -> HeadMesh:
+    """The head of one speaker: same topology and regions for every shape (of one `topology`)."""
     s = shape or FaceShape()
-    g = _grid()
+    g = _grid(topology)
     sx, sy, sz = s.width / (2 * A0), s.height / (2 * B0), s.depth / (2 * C0)
     x, y, z = g.x.copy(), g.y.copy(), g.z.copy()
     dm = g.y - MOUTH_Y
@@ -185,12 +215,12 @@ def make_head(shape: FaceShape | None = None) -> HeadMesh:
     x = x * (1 - 0.16 * _smooth(-g.y / 0.11))
     z = z + _features(g, s)
     verts = np.stack([x * sx, y * sy, z * sz], -1).astype(np.float32)  # (V, 3)
-    return HeadMesh(verts, g.faces.copy(), dict(_regions()), s)
+    return HeadMesh(verts, g.faces.copy(), dict(_regions(topology)), s, topology)
 
 
-@lru_cache(maxsize=1)
-def _regions() -> dict[str, np.ndarray]:
-    g = _grid()
+@cache
+def _regions(topology: Topology = DEFAULT_TOPOLOGY) -> dict[str, np.ndarray]:
+    g = _grid(topology)
     y, ax, fr = g.y, np.abs(g.x), g.front > 0.5
     lips = fr & (ax <= 1.05 * MOUTH_W) & (y > MOUTH_Y - LOWER_LIP_H) & (y < MOUTH_Y + UPPER_LIP_H)
     eyes = fr & (((ax - EYE_X) / 0.019) ** 2 + ((y - EYE_Y) / 0.013) ** 2 <= 1)  # with the lids
@@ -213,5 +243,3 @@ def _regions() -> dict[str, np.ndarray]:
     for a in out.values():
         a.setflags(write=False)
     return out
-
-

@@ -29,8 +29,9 @@ class ArticulationStyle:
     noise: float = 0.0003  # m, per-axis bound of the smooth noise
 
     @classmethod
-    def random(cls, seed: int) -> ArticulationStyle:
-        rng = np.random.default_rng([seed, 0x57F1E])
+    def random(cls, seed: int, stream: int = 0) -> ArticulationStyle:
+        """A random style; `stream` > 0 draws from another random stream (another corpus's speakers)."""
+        rng = np.random.default_rng([seed, 0x57F1E] if stream == 0 else [seed, 0x57F1E, stream])
         f = lambda lo, hi: float(rng.uniform(lo, hi))  # noqa: E731
         return cls(
             amplitude=f(0.8, 1.2), jaw_lip_balance=f(-0.25, 0.25), anticipation=f(0.04, 0.09),

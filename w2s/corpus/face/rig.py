@@ -73,8 +73,9 @@ class VisemeRig:
 
     @classmethod
     def from_head(cls, mesh: HeadMesh) -> VisemeRig:
-        g, s, p = _grid(), mesh.shape, mesh.vertices.astype(np.float64)
-        assert len(p) == len(g.x), "not a make_head mesh"
+        g, s, p = _grid(mesh.topology), mesh.shape, mesh.vertices.astype(np.float64)
+        if len(p) != len(g.x):
+            raise ValueError(f"not a make_head mesh: {len(p)} vertices, its topology has {len(g.x)}")
         x, y, ax = g.x, g.y, np.abs(g.x)
         dm = y - MOUTH_Y
         mm = 1e-3 * s.size  # lip actions scale with the head
@@ -142,5 +143,3 @@ def lip_displacement_table(rig: VisemeRig) -> np.ndarray:
     """(C, C) max over lip vertices of |shape_a - shape_b|, metres."""
     s = rig.shapes[:, rig.lips].astype(np.float64)  # (C, L, 3)
     return np.linalg.norm(s[:, None] - s[None, :], axis=-1).max(-1)
-
-
