@@ -37,6 +37,14 @@ def smoke_corpus(tmp_path_factory, distances):
     return build(tmp_path_factory.mktemp("corpus") / "smoke", "smoke", seed=0)
 
 
+@pytest.fixture(scope="session")
+def smoke_biwi_corpus(tmp_path_factory, distances):
+    """The smoke-biwi-like corpus (6 speakers x 6 sentences, 4,034 vertices, 25 fps), built once per session."""
+    from w2s.corpus.build import build
+
+    return build(tmp_path_factory.mktemp("corpus") / "smoke-biwi-like", "smoke-biwi-like", seed=0)
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """Small tensors: one thread. On 2 shared, busy cores a second OpenMP thread waiting for its turn

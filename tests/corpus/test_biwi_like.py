@@ -19,9 +19,9 @@ DEFAULT_V = face.DEFAULT_TOPOLOGY.n_vertices
 
 
 @pytest.fixture(scope="module")
-def biwi(tmp_path_factory, distances):
-    """The smoke-biwi-like corpus (6 speakers x 6 sentences), built once for this module. Read it only."""
-    return B.build(tmp_path_factory.mktemp("corpus") / "smoke-biwi-like", "smoke-biwi-like", seed=0)
+def biwi(smoke_biwi_corpus):
+    """The smoke-biwi-like corpus (6 speakers x 6 sentences; conftest). Read it only."""
+    return smoke_biwi_corpus
 
 
 @pytest.fixture(scope="module")

@@ -119,8 +119,8 @@ def test_evaluate_against_the_baseline(smoke_corpus, tmp_path):
 def test_cli_train_and_eval_every_host(host, semantic, smoke_corpus, wav2sem_dir, tmp_path, capsys):
     out = tmp_path / f"{host}-{semantic}"
     extra = ["--wav2sem", str(wav2sem_dir)] if semantic == "wav2sem" else []
-    if host == "codetalker":
-        extra += ["--set", "stage1_steps=3"]  # its stage 1 (prepare); --steps counts stage 2
+    if host in ("codetalker", "lgldm"):
+        extra += ["--set", "stage1_steps=3"]  # their stage 1 (prepare); --steps counts stage 2
     assert main(["decoder", "train", "--host", host, "--semantic", semantic, "--corpus", str(smoke_corpus),
                  "--out", str(out), "--steps", "2", "--batch-size", "4", *extra]) == 0  # fmt: skip
     assert "trained in" in capsys.readouterr().out
@@ -130,6 +130,29 @@ def test_cli_train_and_eval_every_host(host, semantic, smoke_corpus, wav2sem_dir
     for key in ("lve", "lve_mm", "mve", "fdd", "homophone_lve"):
         assert np.isfinite(res["metrics"][key]), key
     assert f"{host} semantic={semantic}" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_cli_joint_training_across_two_meshes(smoke_corpus, smoke_biwi_corpus, tmp_path, capsys):
+    """UniTalker on the smoke corpus (2,642 vertices, 30 fps) and the smoke-biwi-like one (4,034, 25 fps) in one
+    run: one head each, one dataset per batch, the first corpus's encoder for both; evaluated on each."""
+    out = tmp_path / "joint"
+    assert main(["decoder", "train", "--host", "unitalker", "--corpus", str(smoke_corpus), "--joint", str(smoke_biwi_corpus),
+                 "--out", str(out), "--steps", "6", "--batch-size", "2"]) == 0  # fmt: skip
+    rec = json.loads((out / "decoder_run.json").read_text())
+    assert rec["config"]["extra_vertices"] == [4034] and rec["config"]["extra_subjects"] == [6]
+    assert rec["joint"]["clips"] == [32, 24] and rec["data"]["joint"][0]["root"] == str(smoke_biwi_corpus.resolve())
+    assert set(rec["prepare"]) == {"dataset0", "dataset1"}
+    model, _ = load_run(out)
+    assert [h.out_features for h in model.heads] == [model.config.pca_dim] * 2
+    assert [tuple(p.basis.shape[1:]) for p in model.pca] == [(3 * 2642,), (3 * 4034,)]
+    assert main(["decoder", "eval", "--model", str(out), "--corpus", str(smoke_biwi_corpus), "--out", str(tmp_path / "b.json")]) == 0
+    res = json.loads((tmp_path / "b.json").read_text())
+    assert res["dataset"] == 1 and res["conditions"] == [None]  # BIWI-Test-A: seen speakers, each on itself
+    assert np.isfinite(res["metrics"]["lve"]) and res["metrics"]["n_sequences"] == 6
+    assert main(["decoder", "train", "--host", "voca", "--corpus", str(smoke_corpus), "--joint", str(smoke_biwi_corpus),
+                 "--out", str(tmp_path / "v")]) == 2  # fmt: skip
+    assert "--joint: voca trains on one dataset" in capsys.readouterr().err
 
 
 def test_cli_bad_input(smoke_corpus, tmp_path, capsys):
