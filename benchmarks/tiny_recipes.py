@@ -3,7 +3,9 @@ the `tiny` recipes (their docstrings cite them).
 
     .venv/bin/python benchmarks/tiny_recipes.py faceformer 150                       # the tiny recipe as it is
     .venv/bin/python benchmarks/tiny_recipes.py codetalker 250 sampling_prob=0.3 tr_lr=0.001
-    # FIELD=VALUE: a config field over the tiny preset's; tr_FIELD=VALUE: a training field (lr, batch_size, ...)
+    .venv/bin/python benchmarks/tiny_recipes.py facediffuser 300 gen_sampler='"ddpm"' gen_seed=1
+    # FIELD=VALUE: a config field over the tiny preset's; tr_FIELD=VALUE: a training field (lr, batch_size, ...);
+    # gen_FIELD=VALUE: a generate option (a diffusion host's sampler, steps, seed). VALUEs are JSON: quote strings
 
 Trains without the plug (semantic "none", seed 0) on the train split with the host's default encoder,
 then generates the test split (unseen speakers) under each of the 8 training identities and reports
@@ -48,7 +50,8 @@ def main(argv: list[str]) -> dict:
     host, steps = argv[0], int(argv[1])
     settings = {k: value(v) for k, v in (a.split("=", 1) for a in argv[2:])}
     train_kw = {k[3:]: v for k, v in settings.items() if k.startswith("tr_")}
-    config_kw = {k: v for k, v in settings.items() if not k.startswith("tr_")}
+    gen_kw = {k[4:]: v for k, v in settings.items() if k.startswith("gen_")}
+    config_kw = {k: v for k, v in settings.items() if not k.startswith(("tr_", "gen_"))}
     configure_threads()
     corpus = Corpus.load_or_build("default", 0)
     cls = get(host)
@@ -65,9 +68,12 @@ def main(argv: list[str]) -> dict:
     hist = fit(model, train, collate, train_step, TrainConfig(log_every=50, eval_every=0, checkpoint_every=10**9,
                                                               seed=0, **recipe), device="cpu")  # fmt: skip
     gts = [c.vertices.numpy() for c in test]
-    lves = [lve(generate_clips(model, test, k), gts, corpus.lips) for k in range(8)]
+    t0 = time.perf_counter()
+    lves = [lve(generate_clips(model, test, k, **gen_kw), gts, corpus.lips) for k in range(8)]
+    t_generate = time.perf_counter() - t0
     row = {"host": host, "steps": steps, **settings, "threads": torch.get_num_threads(),
            "prepare_s": round(t_prepare, 1), "train_s": round(hist.seconds, 1), "loss_end": hist.loss[-1],
+           "generate_s": round(t_generate, 1),
            "lve_generated_mean8": float(np.mean(lves)), "lve_min": float(min(lves)), "lve_max": float(max(lves)),
            "baseline_lve": baseline(corpus.root, "test")["lve"]}  # fmt: skip
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
