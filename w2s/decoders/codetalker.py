@@ -49,7 +49,7 @@ reconstructed input 1.63e-5 (``benchmarks/tiny_recipes.py``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
@@ -58,14 +58,16 @@ import torch.nn as nn
 from w2s.data.batch import Batch
 from w2s.decoders.autoregressive import MotionDecoder, periodic_encoding
 from w2s.decoders.base import Decoder, DecoderConfig, DecoderError, register
-from w2s.decoders.codetalker_vqvae import VQVAE, VQVAEConfig, load_or_train_vqvae
+from w2s.decoders.codetalker_vqvae import VQVAE, VQStage1Config, VQVAEConfig, load_or_train_vqvae
 from w2s.nn.layers import masked_mse
 
 START_TOKENS = ("zero_offset", "style")
 
 
 @dataclass(frozen=True)
-class CodeTalkerConfig(DecoderConfig):
+class CodeTalkerConfig(DecoderConfig, VQStage1Config):
+    """Stage 2's fields; stage 1's (``vq_*``, ``stage1_*``) come from :class:`VQStage1Config`, shared with LG-LDM."""
+
     fused_dim: int = 1024  # d, the decoder width (W_out = audio_feature_map: audio_dim -> d)
     n_heads: int = 4  # MotionDecoder heads (the temporal bias is built for 4)
     d_ff: int = 2048  # MotionDecoder FFN width
@@ -82,28 +84,6 @@ class CodeTalkerConfig(DecoderConfig):
     #                                      stage-1 reconstruction ("reconstructed"): what generation feeds back
     sampling_prob: float = 0.0  # teacher forcing: share of previous frames replaced by the model's own decoded
     #                             prediction (two-pass scheduled sampling; Bengio et al. 2015, Mihaylova & Martins 2019)
-    # stage 1 (codetalker_vqvae.VQVAEConfig without n_vertices, which is the decoder's)
-    vq_hidden_size: int = 1024
-    vq_num_hidden_layers: int = 6
-    vq_num_attention_heads: int = 8
-    vq_intermediate_size: int = 1536
-    vq_n_embed: int = 256
-    vq_face_quan_num: int = 16
-    vq_zquant_dim: int = 64
-    vq_beta: float = 0.25
-    vq_neg: float = 0.2
-    vq_kernel_size: int = 5
-    vq_pe_dropout: float = 0.1
-    vq_constant_pe: bool = True
-    vq_attn_scale_hidden: bool = True
-    # stage-1 training recipe (prepare): AdamW, warmup + cosine (the paper: lr 1e-4, batch 1, 200 epochs)
-    stage1_steps: int = 2000
-    stage1_batch_size: int = 8
-    stage1_lr: float = 1e-4
-    stage1_weight_decay: float = 0.01
-    stage1_warmup_steps: int = 50
-    stage1_zero_init_output: bool = False  # start stage 1's output layer at 0 (not in the original)
-
     def __post_init__(self):
         super().__post_init__()
         if self.start_token not in START_TOKENS:
@@ -118,12 +98,6 @@ class CodeTalkerConfig(DecoderConfig):
             _ = self.vqvae
         except ValueError as e:
             raise DecoderError(f"codetalker stage 1: {e}") from None
-
-    @property
-    def vqvae(self) -> VQVAEConfig:
-        """Stage 1's config: the ``vq_*`` fields and n_vertices."""
-        names = [f.name for f in fields(VQVAEConfig) if f.name != "n_vertices"]
-        return VQVAEConfig(n_vertices=self.n_vertices, **{n: getattr(self, "vq_" + n) for n in names})
 
     @classmethod
     def paper(cls, **overrides) -> CodeTalkerConfig:
@@ -174,10 +148,7 @@ class CodeTalker(Decoder):
     def prepare(self, offsets: list[torch.Tensor], seed: int = 0, cache_dir=None) -> dict:
         """Stage 1 on the training offsets (T_i, V, 3): trained, or loaded from cache_dir; then frozen."""
         c = self.config
-        vq = load_or_train_vqvae(offsets, c.vqvae, seed, cache_dir, steps=c.stage1_steps,
-                                 batch_size=c.stage1_batch_size, lr=c.stage1_lr,
-                                 weight_decay=c.stage1_weight_decay, warmup_steps=c.stage1_warmup_steps,
-                                 zero_init_output=c.stage1_zero_init_output)  # fmt: skip
+        vq = load_or_train_vqvae(offsets, c.vqvae, seed, cache_dir, **c.stage1_recipe)
         self.vqvae.load_state_dict(vq.state_dict())
         self.prepared.fill_(True)
         self.freeze(self.vqvae)

@@ -59,7 +59,7 @@ takes 0.4 s: real-time factor 0.04 (DDIM 50: 0.09).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
@@ -70,54 +70,9 @@ from w2s.data.batch import Batch
 from w2s.decoders.autoregressive import MotionDecoder, periodic_encoding
 from w2s.decoders.base import Decoder, DecoderConfig, DecoderError, register
 from w2s.decoders.codetalker import CodeTalkerConfig
-from w2s.decoders.codetalker_vqvae import VQVAE, VQVAEConfig, load_or_train_vqvae
+from w2s.decoders.codetalker_vqvae import VQVAE, VQStage1Config, load_or_train_vqvae
 from w2s.decoders.diffusion import SAMPLERS, SCHEDULES, Diffusion
 from w2s.nn.layers import masked_mse
-
-
-@dataclass(frozen=True)
-class VQStage1Config:
-    """CodeTalker's stage-1 fields (``codetalker_vqvae.VQVAEConfig`` without n_vertices, and its training
-    recipe), named and defaulted as in :class:`CodeTalkerConfig`: equal values, one cached stage 1."""
-
-    vq_hidden_size: int = 1024
-    vq_num_hidden_layers: int = 6
-    vq_num_attention_heads: int = 8
-    vq_intermediate_size: int = 1536
-    vq_n_embed: int = 256
-    vq_face_quan_num: int = 16
-    vq_zquant_dim: int = 64
-    vq_beta: float = 0.25
-    vq_neg: float = 0.2
-    vq_kernel_size: int = 5
-    vq_pe_dropout: float = 0.1
-    vq_constant_pe: bool = True
-    vq_attn_scale_hidden: bool = True
-    # stage-1 training recipe (prepare): AdamW, warmup + cosine (the paper: lr 1e-4, batch 1, 200 epochs)
-    stage1_steps: int = 2000
-    stage1_batch_size: int = 8
-    stage1_lr: float = 1e-4
-    stage1_weight_decay: float = 0.01
-    stage1_warmup_steps: int = 50
-    stage1_zero_init_output: bool = False  # start stage 1's output layer at 0 (not in the original)
-
-    @property
-    def vqvae(self) -> VQVAEConfig:
-        """Stage 1's config: the ``vq_*`` fields and n_vertices."""
-        names = [f.name for f in fields(VQVAEConfig) if f.name != "n_vertices"]
-        return VQVAEConfig(n_vertices=self.n_vertices, **{n: getattr(self, "vq_" + n) for n in names})
-
-    @property
-    def stage1_recipe(self) -> dict:
-        """The keyword arguments of ``load_or_train_vqvae`` after (offsets, config, seed, cache_dir)."""
-        return dict(steps=self.stage1_steps, batch_size=self.stage1_batch_size, lr=self.stage1_lr,
-                    weight_decay=self.stage1_weight_decay, warmup_steps=self.stage1_warmup_steps,
-                    zero_init_output=self.stage1_zero_init_output)  # fmt: skip
-
-    @classmethod
-    def stage1_of(cls, config) -> dict:
-        """The stage-1 fields of another config (CodeTalker's): the same names, the same values."""
-        return {f.name: getattr(config, f.name) for f in fields(VQStage1Config)}
 
 
 @dataclass(frozen=True)
