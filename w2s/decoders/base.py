@@ -134,6 +134,16 @@ class Decoder(nn.Module, CheckpointMixin):
         F_p, mask = self.features(batch)
         return self.read_audio(F_p, self.semantic_vector(batch), mask), mask
 
+    def read_training_batch(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """``read_batch`` for ``loss``: F_d (B, T, fused_dim) and its mask (B, T) (all True when the batch has
+        none), after checking that the ground-truth vertices have F_p's B and T."""
+        F_d, mask = self.read_batch(batch)
+        B, T = F_d.shape[:2]
+        if batch.vertices is None or batch.vertices.shape[:2] != (B, T):
+            got = None if batch.vertices is None else tuple(batch.vertices.shape)
+            raise DecoderError(f"{self.name}: vertices (B, T, V, 3) must match F_p's {(B, T)} frames, got {got}")
+        return F_d, torch.ones(B, T, dtype=torch.bool, device=F_d.device) if mask is None else mask.bool()
+
     def features(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor | None]:
         """F_p (B, T, audio_dim) and its mask: computed by a frozen encoder into the batch, or, with
         ``config.encoder``, by the host's own encoder from ``batch.audio`` (one frame per vertex frame,

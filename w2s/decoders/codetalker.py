@@ -170,14 +170,8 @@ class CodeTalker(Decoder):
         return self.ppe_dropout(x + pe)
 
     def loss(self, batch: Batch) -> tuple[torch.Tensor, dict]:
-        F_d, mask = self.read_batch(batch)  # (B, T, d), (B, T)
+        F_d, mask = self.read_training_batch(batch)  # (B, T, d), (B, T)
         B, T = F_d.shape[:2]
-        if batch.vertices is None or batch.vertices.shape[:2] != (B, T):
-            got = None if batch.vertices is None else tuple(batch.vertices.shape)
-            raise DecoderError(
-                f"codetalker: vertices (B, T, V, 3) must match F_p's {(B, T)} frames, got {got}"
-            )
-        mask = torch.ones(B, T, dtype=torch.bool, device=F_d.device) if mask is None else mask
         m = mask[..., None, None].to(F_d.dtype)
         offsets = (batch.vertices - batch.template.unsqueeze(1)) * m  # (B, T, V, 3), 0 on padding
         with torch.no_grad():

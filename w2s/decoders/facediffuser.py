@@ -181,14 +181,8 @@ class FaceDiffuser(Decoder):
         return out + template[:, None] if self.config.target == "vertices" else out
 
     def loss(self, batch: Batch) -> tuple[torch.Tensor, dict]:
-        cond, mask = self.read_batch(batch)  # (B, T, L), (B, T)
+        cond, mask = self.read_training_batch(batch)  # (B, T, L), (B, T)
         B, T = cond.shape[:2]
-        if batch.vertices is None or batch.vertices.shape[:2] != (B, T):
-            got = None if batch.vertices is None else tuple(batch.vertices.shape)
-            raise DecoderError(
-                f"facediffuser: vertices (B, T, V, 3) must match F_p's {(B, T)} frames, got {got}"
-            )
-        mask = torch.ones(B, T, dtype=torch.bool, device=cond.device) if mask is None else mask
         x0 = batch.vertices if self.config.target == "vertices" else batch.vertices - batch.template[:, None]
         x0 = x0 * mask[..., None, None].to(x0.dtype)  # (B, T, V, 3), 0 on padding
         t = self.diffusion.timesteps(B, device=x0.device)  # (B,), the global RNG

@@ -171,13 +171,8 @@ class FaceFormer(Decoder):
         return self.vertice_map_r(self.transformer_decoder(self.ppe_dropout(x), memory))
 
     def loss(self, batch: Batch) -> tuple[torch.Tensor, dict]:
-        F_d, _ = self.read_batch(batch)  # (B, T, d)
+        F_d, _ = self.read_training_batch(batch)  # (B, T, d)
         B, T, _ = F_d.shape
-        if batch.vertices is None or batch.vertices.shape[:2] != (B, T):
-            got = None if batch.vertices is None else tuple(batch.vertices.shape)
-            raise DecoderError(
-                f"faceformer: vertices (B, T, V, 3) must match F_p's {(B, T)} frames, got {got}"
-            )
         template = batch.template.unsqueeze(1)  # (B, 1, V, 3)
         style = self.style(batch.subject_index, B, F_d)
         if self.config.teacher_forcing:

@@ -209,12 +209,8 @@ class LGLDM(Decoder):
     # the contract ----------------------------------------------------------------------------
 
     def loss(self, batch: Batch) -> tuple[torch.Tensor, dict]:
-        F_d, mask = self.read_batch(batch)  # (B, T, d), (B, T)
+        F_d, mask = self.read_training_batch(batch)  # (B, T, d), (B, T)
         B, T = F_d.shape[:2]
-        if batch.vertices is None or batch.vertices.shape[:2] != (B, T):
-            got = None if batch.vertices is None else tuple(batch.vertices.shape)
-            raise DecoderError(f"lgldm: vertices (B, T, V, 3) must match F_p's {(B, T)} frames, got {got}")
-        mask = torch.ones(B, T, dtype=torch.bool, device=F_d.device) if mask is None else mask
         offsets = (batch.vertices - batch.template.unsqueeze(1)) * mask[..., None, None].to(F_d.dtype)
         with torch.no_grad():
             x0 = self.vqvae.encode(offsets, mask).flatten(2)  # (B, T, H), 0 on padding

@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 
 from w2s.data.batch import Batch
-from w2s.decoders.base import Decoder, DecoderConfig, DecoderError, register
+from w2s.decoders.base import Decoder, DecoderConfig, register
 from w2s.nn.layers import masked_mse
 
 
@@ -60,12 +60,7 @@ class ReferenceDecoder(Decoder):
         return template.unsqueeze(1) + offsets
 
     def loss(self, batch: Batch) -> tuple[torch.Tensor, dict]:
-        F_d, _ = self.read_batch(batch)  # (B, T, fused_dim)
-        if batch.vertices is None or batch.vertices.shape[:2] != F_d.shape[:2]:
-            got = None if batch.vertices is None else tuple(batch.vertices.shape)
-            raise DecoderError(
-                f"reference: vertices (B, T, V, 3) must match F_p's {tuple(F_d.shape[:2])} frames, got {got}"
-            )
+        F_d, _ = self.read_training_batch(batch)  # (B, T, fused_dim)
         pred = self.decode(F_d, batch.template, batch.subject_index)
         loss = masked_mse(pred, batch.vertices, batch.vertex_mask)
         return loss, {"mse": float(loss.detach())}

@@ -210,13 +210,7 @@ class UniTalker(Decoder):
     def loss(self, batch: Batch) -> tuple[torch.Tensor, dict]:
         k = batch.dataset
         self._check(k, batch.template)
-        F_d, mask = self.read_batch(batch)  # (B, T, fused_dim)
-        if batch.vertices is None or batch.vertices.shape[:2] != F_d.shape[:2]:
-            got = None if batch.vertices is None else tuple(batch.vertices.shape)
-            raise DecoderError(
-                f"unitalker: vertices (B, T, V, 3) must match F_p's {tuple(F_d.shape[:2])} frames, got {got}"
-            )
-        mask = self._mask(F_d, mask)
+        F_d, mask = self.read_training_batch(batch)  # (B, T, fused_dim)
         identity = self.identity_index(batch.subject_index, k)
         if self.training and self.config.pivot_prob > 0:
             swap = torch.rand(identity.shape, device=identity.device) < self.config.pivot_prob

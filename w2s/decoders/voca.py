@@ -187,13 +187,7 @@ class VOCA(Decoder):
         return torch.ones(F_d.shape[:2], dtype=torch.bool, device=F_d.device) if mask is None else mask.bool()
 
     def loss(self, batch: Batch) -> tuple[torch.Tensor, dict]:
-        F_d, mask = self.read_batch(batch)  # (B, T, fused_dim)
-        if batch.vertices is None or batch.vertices.shape[:2] != F_d.shape[:2]:
-            got = None if batch.vertices is None else tuple(batch.vertices.shape)
-            raise DecoderError(
-                f"voca: vertices (B, T, V, 3) must match F_p's {tuple(F_d.shape[:2])} frames, got {got}"
-            )
-        mask = self._mask(F_d, mask)
+        F_d, mask = self.read_training_batch(batch)  # (B, T, fused_dim)
         if batch.vertex_mask is not None:
             mask = mask & batch.vertex_mask.bool()
         pred = self.decode(self.encode(F_d, batch.subject_index, mask), batch.template, mask)
