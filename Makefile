@@ -5,11 +5,13 @@
 #   TORCH=torch==2.13.0 torch requirement installed first when .venv has no torch yet; a GPU user
 #                       installs their own CUDA torch into .venv before `make run` and it is kept
 #   PIP_ARGS=...        extra pip arguments, e.g. --index-url for a CPU-only torch wheel
+#   QUICK=1             make run: the whole path with fewer seeds and steps (target <= 10 min)
 
 PYTHON ?= python3
 VENV ?= .venv
 TORCH ?= torch==2.13.0
 PIP_ARGS ?=
+QUICK ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.w2s-installed
 
@@ -22,7 +24,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)  ## all notebooks, in order, on the embedded default; ends with runs/<timestamp>/report.md
-	HF_HUB_OFFLINE=1 $(BIN)/w2s notebooks
+	HF_HUB_OFFLINE=1 $(BIN)/w2s notebooks $(if $(filter 1 yes true,$(QUICK)),--quick)
 
 smoke: $(STAMP)  ## the same in smoke mode (minutes)
 	HF_HUB_OFFLINE=1 $(BIN)/w2s notebooks --smoke

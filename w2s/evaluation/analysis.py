@@ -43,7 +43,9 @@ def encode_corpus(encoder, corpus_dir, stems: Sequence[str] | None = None) -> di
     """{stem: (T, D) features at encoder.rate} for every utterance (cached)."""
     wav_dir = Path(corpus_dir) / "wav"
     stems = list(stems) if stems else sorted(p.stem for p in wav_dir.glob("*.wav"))
-    return {s: cached_encode(encoder, load_audio(wav_dir / f"{s}.wav")) for s in progress(stems, desc="encode")}
+    return {
+        s: cached_encode(encoder, load_audio(wav_dir / f"{s}.wav")) for s in progress(stems, desc="encode")
+    }
 
 
 def analyse(name: str, corpus_dir, layer: int | None = None, device=None, probe: bool = True) -> dict:
@@ -55,7 +57,13 @@ def analyse(name: str, corpus_dir, layer: int | None = None, device=None, probe:
     feats = encode_corpus(enc, corpus.root, sorted(alignments))
     t_encode = time.perf_counter() - t0
     report = coupling_report(feats, enc.rate, alignments, pairs)
-    report["encoder"] = {"name": name, "identity": enc.identity, "layer": enc.layer, "dim": enc.dim, "rate": enc.rate}
+    report["encoder"] = {
+        "name": name,
+        "identity": enc.identity,
+        "layer": enc.layer,
+        "dim": enc.dim,
+        "rate": enc.rate,
+    }
     report["corpus"] = str(corpus.root)
     report["seconds_encode"] = round(t_encode, 1)
     if probe:
@@ -86,7 +94,10 @@ def summary_rows(reports: Mapping[str, dict], label: str = "encoder") -> list[di
 
 def group_summary(reports: Mapping[str, dict]) -> dict[str, dict[str, dict[str, float]]]:
     """{measure: {report name: {group: value}}} for the MEASURES (abx_error is the other-speaker ABX)."""
-    return {m: {n: {g: r["groups"][g][key] for g in GROUPS} for n, r in reports.items()} for m, key in MEASURES.items()}
+    return {
+        m: {n: {g: r["groups"][g][key] for g in GROUPS} for n, r in reports.items()}
+        for m, key in MEASURES.items()
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -109,7 +120,9 @@ def project_tokens(tokens: Sequence[Token], method: str = "pca", seed: int = 0) 
     if method == "pca":
         return PCA(n_components=2, random_state=seed).fit_transform(X)
     if method == "tsne":
-        return TSNE(n_components=2, perplexity=min(5, len(X) - 1), random_state=seed, init="pca").fit_transform(X)
+        return TSNE(
+            n_components=2, perplexity=min(5, len(X) - 1), random_state=seed, init="pca"
+        ).fit_transform(X)
     raise ValueError(f"unknown projection {method!r}; choose pca or tsne")
 
 
@@ -142,8 +155,13 @@ def similarity_by_relation(spaces: Mapping[str, np.ndarray], words: Sequence[str
 # the untrained plug
 
 
-def untrained_plug(audio_dim: int, semantic_dim: int, feats: dict[str, np.ndarray], semantics: dict[str, np.ndarray],
-                   seed: int = 0):
+def untrained_plug(
+    audio_dim: int,
+    semantic_dim: int,
+    feats: dict[str, np.ndarray],
+    semantics: dict[str, np.ndarray],
+    seed: int = 0,
+):
     """A SemanticFusion with W_out = identity and W_s = a fixed random orthogonal map, scaled so that
     ‖W_s·F_s‖ equals the mean per-frame norm of F_p.
 
@@ -155,7 +173,9 @@ def untrained_plug(audio_dim: int, semantic_dim: int, feats: dict[str, np.ndarra
 
     plug = SemanticFusion(FusionConfig(audio_dim, semantic_dim, audio_dim, "wav2sem")).eval()
     g = torch.Generator().manual_seed(seed)
-    q, _ = torch.linalg.qr(torch.randn(max(audio_dim, semantic_dim), min(audio_dim, semantic_dim), generator=g))
+    q, _ = torch.linalg.qr(
+        torch.randn(max(audio_dim, semantic_dim), min(audio_dim, semantic_dim), generator=g)
+    )
     P = q if audio_dim >= semantic_dim else q.T  # (audio_dim, semantic_dim), orthonormal columns or rows
     frame_norm = float(np.mean([np.linalg.norm(f, axis=1).mean() for f in feats.values()]))
     sem_norm = float(np.mean([np.linalg.norm(s) for s in semantics.values()]))
@@ -189,3 +209,23 @@ def plug_coupling(F_p: dict[str, np.ndarray], rate_hz: float, alignments: dict[s
         plug = untrained_plug(audio_dim, len(next(iter(F_s.values()))), F_p, F_s, seed=seed)
         reports[f"+ {name}"] = coupling_report(fuse(plug, F_p, F_s), rate_hz, alignments, pairs)
     return reports
+
+
+def probe_with_semantics(F_p: dict[str, np.ndarray], F_s: dict[str, np.ndarray], rate_hz: float,
+                         alignments: dict[str, dict], train_subjects, seed: int = 0, max_train: int = 20000) -> dict:  # fmt: skip
+    """The paper's phoneme-recognition check, on our probe: the phonetic probe on the host frames alone
+    ("without") and with each utterance's sentence vector fused ("with").
+
+    A plug F_d = W_out (W_s F_s + F_p) read by a linear probe is linear in the concatenation [F_p, F_s],
+    so the probe trained on [F_p, F_s] *is* the plug trained jointly with the probe (up to the probe's
+    standardisation and regularisation). Same frames, speakers and split both ways; the frame error rate
+    is 1 - accuracy.
+    """
+    fused = {s: np.hstack([F, np.broadcast_to(np.asarray(F_s[s], np.float32), (len(F), len(F_s[s])))])
+             for s, F in F_p.items()}  # fmt: skip
+    out = {}
+    for name, feats in (("without", F_p), ("with", fused)):
+        X, y, subjects = frame_phoneme_dataset(feats, rate_hz, alignments)
+        r = linear_probe(X, y, np.isin(subjects, list(train_subjects)), seed=seed, max_train=max_train)
+        out[name] = {**r, "frame_error_rate": 1.0 - r["accuracy"]}
+    return out

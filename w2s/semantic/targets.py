@@ -190,9 +190,7 @@ class SentenceTransformerEncoder(TextEncoder):
             },
             sort_keys=True,
         )
-        self.identity = (
-            f"st:dim={self.dim}:norm={int(self.normalize)}:weights={weights[:24]}:config={text_sha256(meta)[:16]}"
-        )
+        self.identity = f"st:dim={self.dim}:norm={int(self.normalize)}:weights={weights[:24]}:config={text_sha256(meta)[:16]}"
 
     def embed(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         texts = check_texts(texts)
@@ -338,7 +336,9 @@ class SemanticCache:
         mdir = self.model_dir(model)
         if not (mdir / "identity.json").is_file():
             mdir.mkdir(parents=True, exist_ok=True)
-            write_json(mdir / "identity.json", {"identity": model.identity, "name": model.name, "kind": model.kind})
+            write_json(
+                mdir / "identity.json", {"identity": model.identity, "name": model.name, "kind": model.kind}
+            )
         self._store(model).save(text_sha256(text), vec)
 
     def embed(self, model: TextEncoder, texts: list[str], batch_size: int = 64) -> np.ndarray:

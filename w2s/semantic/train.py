@@ -29,17 +29,20 @@ from w2s.data.files import parse_stem
 from w2s.data.librispeech import load_speech_set, read_librispeech
 from w2s.encoders import cached_encode
 from w2s.encoders.loading import load_encoder
+from w2s.semantic.phonemes import PhonemeVocab, phoneme_sequences
 from w2s.semantic.targets import cached_embed, load_text_model
 from w2s.semantic.wav2sem import Wav2Sem, Wav2SemConfig
 from w2s.train import History, TrainConfig, fit
 from w2s.utils.hashing import key_of
 from w2s.utils.paths import data_dir
-from w2s.utils.runtime import set_seed
+from w2s.utils.runtime import progress, set_seed
 
 log = logging.getLogger(__name__)
 
 CONFIGS = ("tiny", "paper", "lite")
 LOSSES = ("l1", "cosine")
+NEGATIVES = ("batch", "all")
+POOLINGS = ("mean", "attention")
 
 
 @dataclass
@@ -52,6 +55,15 @@ class Wav2SemRecipe:
     host_encoder: str = "tiny-hubert"  # lite only: whose frozen features the head reads
     init_from: str = ""  # tiny/paper: a wav2vec2/HuBERT name or folder to initialise the backbone
     val_size: int = 100  # utterances held back from the training set for validation
+    # levers beyond the paper (each off by default: the defaults are the paper's recipe)
+    pooling: str = "mean"  # mean (the paper) | attention
+    ctc_weight: float = 0.0  # > 0: + this x an auxiliary phoneme CTC loss on the frames (multi-task)
+    infonce_weight: float = (
+        0.0  # > 0: + this x InfoNCE of F_s against the text vectors (cosine / temperature)
+    )
+    negatives: str = "batch"  # InfoNCE's negatives: the batch's other sentences | all training sentences
+    temperature: float = 0.05
+    center_targets: bool = False  # cosine and InfoNCE measured after subtracting the training targets' mean
     train: TrainConfig = field(default_factory=lambda: TrainConfig(max_steps=800, batch_size=8, lr=1e-3, warmup_steps=80,
                                                                    eval_every=200, checkpoint_every=200))  # fmt: skip
 
@@ -60,6 +72,12 @@ class Wav2SemRecipe:
             raise ValueError(f"unknown Wav2Sem config {self.config!r}; choose one of {CONFIGS}")
         if self.loss not in LOSSES:
             raise ValueError(f"unknown loss {self.loss!r}; choose one of {LOSSES}")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"unknown pooling {self.pooling!r}; choose one of {POOLINGS}")
+        if self.negatives not in NEGATIVES:
+            raise ValueError(f"unknown negatives {self.negatives!r}; choose one of {NEGATIVES}")
+        if self.ctc_weight < 0 or self.infonce_weight < 0 or self.temperature <= 0:
+            raise ValueError("ctc_weight and infonce_weight must be >= 0 and temperature > 0")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -67,10 +85,14 @@ class Wav2SemRecipe:
 
 
 class AudioTargets(torch.utils.data.Dataset):
-    """(audio (N,), target (D,)) items; audio loaded lazily, cropped at random past max_seconds."""
+    """(audio (N,), target (D,), sentence index, phoneme ids) items; audio loaded lazily, cropped at
+    random past max_seconds (a cropped item's phoneme ids are dropped: they no longer match)."""
 
-    def __init__(self, paths: list[Path], targets: np.ndarray, max_seconds: float | None, seed: int = 0):
+    def __init__(self, paths: list[Path], targets: np.ndarray, max_seconds: float | None, seed: int = 0,
+                 labels=None, phones=None):  # fmt: skip
         self.paths, self.targets = list(paths), torch.as_tensor(targets, dtype=torch.float32)
+        self.labels = list(range(len(self.paths))) if labels is None else list(labels)
+        self.phones = phones
         self.max_len = int(max_seconds * 16000) if max_seconds else None
         self.rng = np.random.default_rng(seed)
 
@@ -78,37 +100,89 @@ class AudioTargets(torch.utils.data.Dataset):
         return len(self.paths)
 
     def __getitem__(self, i):
-
         audio = load_audio(self.paths[i])
+        phones = self.phones[i] if self.phones is not None else []
         if self.max_len and len(audio) > self.max_len:
             s = int(self.rng.integers(0, len(audio) - self.max_len + 1))
-            audio = audio[s : s + self.max_len]
-        return torch.from_numpy(audio), self.targets[i]
+            audio, phones = audio[s : s + self.max_len], []
+        return torch.from_numpy(audio), self.targets[i], self.labels[i], phones
 
 
 class FeatureTargets(torch.utils.data.Dataset):
-    """(host features (T, D), target) items for the lite head."""
+    """(host features (T, D), target, sentence index, phoneme ids) items for the lite head."""
 
-    def __init__(self, feats: list[np.ndarray], targets: np.ndarray):
+    def __init__(self, feats: list[np.ndarray], targets: np.ndarray, labels=None, phones=None):
         self.feats, self.targets = feats, torch.as_tensor(targets, dtype=torch.float32)
+        self.labels = list(range(len(feats))) if labels is None else list(labels)
+        self.phones = phones
 
     def __len__(self) -> int:
         return len(self.feats)
 
     def __getitem__(self, i):
-        return torch.from_numpy(np.asarray(self.feats[i], dtype=np.float32)), self.targets[i]
+        x = torch.from_numpy(np.asarray(self.feats[i], dtype=np.float32))
+        return x, self.targets[i], self.labels[i], self.phones[i] if self.phones is not None else []
 
 
 def collate(items):
-    """(inputs (B, N) audio or (B, T, D) features, zero-padded; their (B, N | T) bool mask; targets (B, D))."""
-    x, mask = pad([x for x, _ in items])
-    return x, mask, torch.stack([t for _, t in items])
+    """inputs (B, N) audio or (B, T, D) features, zero-padded; their (B, N | T) bool mask; targets (B, D);
+    sentence indices (B,); phoneme ids (B, L) zero-padded and their lengths (B,) (0: no CTC target)."""
+    x, mask = pad([it[0] for it in items])
+    phones = [list(it[3]) if len(it) > 3 else [] for it in items]
+    ids = torch.zeros(len(items), max(1, max(len(p) for p in phones)), dtype=torch.long)
+    for b, p in enumerate(phones):
+        ids[b, : len(p)] = torch.as_tensor(p, dtype=torch.long)
+    labels = torch.as_tensor([it[2] if len(it) > 2 else b for b, it in enumerate(items)], dtype=torch.long)
+    return (
+        x,
+        mask,
+        torch.stack([it[1] for it in items]),
+        labels,
+        ids,
+        torch.as_tensor([len(p) for p in phones]),
+    )
 
 
-def semantic_loss(pred: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
+def semantic_loss(
+    pred: torch.Tensor, target: torch.Tensor, kind: str, center: torch.Tensor | None = None
+) -> torch.Tensor:
+    """The paper's L1 to the target, or the cosine distance (after subtracting `center` when given)."""
     if kind == "l1":
         return (pred - target).abs().mean()
+    if center is not None:
+        pred, target = pred - center, target - center
     return (1 - torch.nn.functional.cosine_similarity(pred, target, dim=-1)).mean()
+
+
+def info_nce(
+    pred: torch.Tensor,
+    bank: torch.Tensor,
+    labels: torch.Tensor,
+    temperature: float,
+    center: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """InfoNCE (van den Oord et al. 2018; CLIP's audio-to-text direction): cross-entropy of each
+    prediction's cosine similarities / temperature over the candidate text vectors `bank` (K, D), the
+    right one at `labels` (B,). pred (B, D)."""
+    if center is not None:
+        pred, bank = pred - center, bank - center
+    logits = (
+        torch.nn.functional.normalize(pred, dim=-1) @ torch.nn.functional.normalize(bank, dim=-1).T
+    )  # (B, K)
+    return torch.nn.functional.cross_entropy(logits / temperature, labels)
+
+
+def ctc_loss(
+    log_probs: torch.Tensor, frame_mask: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor
+) -> torch.Tensor:
+    """CTC (Graves et al. 2006) of the frames' phoneme log-probabilities (B, T, K) against the phoneme ids
+    (B, L) of the items that have them (lengths > 0), averaged over those items' target lengths."""
+    has = lengths > 0
+    if not bool(has.any()):
+        return log_probs.sum() * 0.0
+    lp = log_probs[has].transpose(0, 1)  # (T, B', K)
+    return torch.nn.functional.ctc_loss(lp, ids[has], frame_mask[has].sum(1), lengths[has], blank=0,
+                                        reduction="mean", zero_infinity=True)  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
@@ -140,7 +214,9 @@ def evaluate(pred: np.ndarray, target_rows: np.ndarray, texts: list[str]) -> dic
     index = {t: i for i, t in enumerate(uniq)}
     cand = np.stack([target_rows[texts.index(t)] for t in uniq])
     truth = np.array([index[t] for t in texts])
-    cos = np.sum(pred * target_rows, 1) / (np.linalg.norm(pred, axis=1) * np.linalg.norm(target_rows, axis=1)).clip(1e-8)
+    cos = np.sum(pred * target_rows, 1) / (
+        np.linalg.norm(pred, axis=1) * np.linalg.norm(target_rows, axis=1)
+    ).clip(1e-8)
     return {**retrieval(pred, cand, truth), "cosine_to_target": float(cos.mean())}
 
 
@@ -180,28 +256,62 @@ def train_wav2sem(
     text_model = load_text_model(recipe.text_model, recipe.text_kind)
     targets = cached_embed(text_model, list(texts))  # (N, D)
     tr, va = _split(len(texts), min(recipe.val_size, len(texts) // 5), recipe.train.seed)
+    # the training sentences, each once: InfoNCE's candidates with negatives="all"
+    uniq = sorted({texts[i] for i in tr})
+    row = {t: k for k, t in enumerate(uniq)}
+    labels = [row[texts[i]] for i in tr]
+    bank = torch.as_tensor(
+        np.stack([targets[tr][labels.index(k)] for k in range(len(uniq))]), dtype=torch.float32
+    )
+    center = bank.mean(0) if recipe.center_targets else None  # (D,)
+    vocab, phones = None, None
+    if recipe.ctc_weight > 0:
+        seqs = phoneme_sequences([texts[i] for i in tr])
+        vocab = PhonemeVocab.from_sequences(seqs)
+        phones = [vocab.encode(q) for q in seqs]
+    head = dict(pooling=recipe.pooling, ctc_vocab_size=vocab.size if vocab else 0)
 
     if recipe.config == "lite":
-
         host = host or host_encoder(recipe)
-        feats = [cached_encode(host, load_audio(p)) for p in audio_paths]
-        cfg = Wav2SemConfig.lite(input_dim=host.dim, target_dim=targets.shape[1])
+        feats = [
+            cached_encode(host, load_audio(p))
+            for p in progress(audio_paths, desc="host features", unit="utt")
+        ]
+        cfg = Wav2SemConfig.lite(input_dim=host.dim, target_dim=targets.shape[1], **head)
         inputs = feats
-        train_set = FeatureTargets([feats[i] for i in tr], targets[tr])
+        train_set = FeatureTargets([feats[i] for i in tr], targets[tr], labels, phones)
     else:
         base = Wav2SemConfig.tiny if recipe.config == "tiny" else Wav2SemConfig.paper
-        cfg = base(target_dim=targets.shape[1], **({"init_from": recipe.init_from} if recipe.init_from else {}))
+        init = {"init_from": recipe.init_from} if recipe.init_from else {}
+        cfg = base(target_dim=targets.shape[1], **init, **head)
         inputs = None
-        train_set = AudioTargets([audio_paths[i] for i in tr], targets[tr], recipe.max_seconds, recipe.train.seed)
+        train_set = AudioTargets([audio_paths[i] for i in tr], targets[tr], recipe.max_seconds, recipe.train.seed,
+                                 labels, phones)  # fmt: skip
     model = Wav2Sem(cfg)
 
     val_inputs = [inputs[i] for i in va] if inputs is not None else [load_audio(audio_paths[i]) for i in va]
     val_texts = [texts[i] for i in va]
 
     def step_fn(net, batch, device):
-        x, mask, y = (t.to(device) for t in batch)
-        loss = semantic_loss(net(x, mask), y, recipe.loss)
-        return loss, {}
+        x, mask, y, lab, ids, lengths = (t.to(device) for t in batch)
+        h, fm = net.frames(x, mask)  # (B, T, C), (B, T)
+        pred = net.head(h, fm)  # (B, D)
+        loss = semantic_loss(pred, y, recipe.loss, None if center is None else center.to(device))
+        logs = {}
+        if recipe.infonce_weight > 0:
+            cands, which = (
+                (bank.to(device), lab)
+                if recipe.negatives == "all"
+                else (y, torch.arange(len(y), device=device))
+            )
+            nce = info_nce(
+                pred, cands, which, recipe.temperature, None if center is None else center.to(device)
+            )
+            loss, logs["infonce"] = loss + recipe.infonce_weight * nce, float(nce.detach())
+        if recipe.ctc_weight > 0:
+            ctc = ctc_loss(net.ctc_logits(h).float().log_softmax(-1), fm, ids, lengths)
+            loss, logs["ctc"] = loss + recipe.ctc_weight * ctc, float(ctc.detach())
+        return loss, logs
 
     def eval_fn(m):
         return evaluate(m.predict(val_inputs), targets[va], val_texts)
@@ -210,7 +320,8 @@ def train_wav2sem(
                         eval_fn=eval_fn, resume=resume, on_log=on_log)  # fmt: skip
     model.save_pretrained(out_dir / "model")
     meta = {"recipe": _recipe_json(recipe), "text_model": text_model.identity, "n_train": len(tr), "n_val": len(va),
-            "history": hist.to_json(), "val": hist.evals[-1] if hist.evals else None}  # fmt: skip
+            "history": hist.to_json(), "val": hist.evals[-1] if hist.evals else None,
+            "ctc_phonemes": list(vocab.symbols) if vocab else None}  # fmt: skip
     (out_dir / "wav2sem_run.json").write_text(json.dumps(meta, indent=1) + "\n")
     return model, hist, meta["val"]
 
@@ -224,15 +335,22 @@ def _recipe_json(recipe: Wav2SemRecipe) -> dict:
 # TrainConfig fields added after the first models were cached: keyed only when changed, so that
 # models trained before they existed (with these very values) are found again
 _LATER_TRAIN_FIELDS = {"decay_1d_params": True, "betas": (0.9, 0.999), "eps": 1e-8}
+_LATER_RECIPE_FIELDS = {"pooling": "mean", "ctc_weight": 0.0, "infonce_weight": 0.0, "negatives": "batch",
+                        "temperature": 0.05, "center_targets": False}  # fmt: skip
 
 
 def recipe_key(recipe: Wav2SemRecipe, data_key: str) -> str:
     d = _recipe_json(recipe)
-    d["train"] = {k: v for k, v in d["train"].items() if not (k in _LATER_TRAIN_FIELDS and v == _LATER_TRAIN_FIELDS[k])}
+    d["train"] = {
+        k: v for k, v in d["train"].items() if not (k in _LATER_TRAIN_FIELDS and v == _LATER_TRAIN_FIELDS[k])
+    }
+    d = {k: v for k, v in d.items() if not (k in _LATER_RECIPE_FIELDS and v == _LATER_RECIPE_FIELDS[k])}
     return key_of({"recipe": d, "data": data_key, "v": 1}, n=12)
 
 
-def load_or_train(audio_paths, texts, recipe: Wav2SemRecipe, data_key: str, root=None, on_log=None, host_corpus=None):
+def load_or_train(
+    audio_paths, texts, recipe: Wav2SemRecipe, data_key: str, root=None, on_log=None, host_corpus=None
+):
     """A trained Wav2Sem for (recipe, data): loaded from data/models/ when there, trained otherwise.
 
     host_corpus: for lite, the corpus whose tiny-hubert it reads (the key includes that encoder's identity).
@@ -293,7 +411,9 @@ def training_pairs(corpus_dir=None, n_speech: int = 2000, seed: int = 0, librisp
     if librispeech_dir:
         return librispeech_pairs(librispeech_dir)
     if corpus_dir is None:
-        raise ValueError("training data: give a face corpus (for the synthesized speech set) or a LibriSpeech folder")
+        raise ValueError(
+            "training data: give a face corpus (for the synthesized speech set) or a LibriSpeech folder"
+        )
     return speech_set_pairs(n_speech, corpus_dir, seed)
 
 

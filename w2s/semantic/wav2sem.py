@@ -93,6 +93,27 @@ class LiteEncoder(nn.Module):
         return self.ln_f(h)  # (B, T, C)
 
 
+class AttentionPool(nn.Module):
+    """Attentive pooling (our option; SAMU-XLSR, Khurana et al. 2022, pools speech for a sentence
+    embedding this way): each of `heads` scores every frame, a softmax over the valid frames turns
+    the scores into weights, and each head averages its slice of the channels with its weights.
+    Zero-initialised scores start it as the paper's mean."""
+
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.score = nn.Linear(dim, heads)
+        nn.init.zeros_(self.score.weight)
+        nn.init.zeros_(self.score.bias)
+
+    def forward(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        B, T, C = h.shape
+        s = self.score(h).masked_fill(~mask[..., None], float("-inf"))  # (B, T, H)
+        w = torch.softmax(s, dim=1).nan_to_num(0.0)  # (B, T, H); an all-padding item gets zeros
+        v = h.view(B, T, self.heads, C // self.heads)  # (B, T, H, C/H)
+        return torch.einsum("bth,bthc->bhc", w, v).reshape(B, C)  # (B, C)
+
+
 # ---------------------------------------------------------------------------------------------
 # the model
 
@@ -117,8 +138,12 @@ class Wav2Sem(nn.Module, CheckpointMixin):
             self.min_samples = receptive_field(config.conv_kernel, config.conv_stride)  # 400 for wav2vec2
         else:
             self.backbone = LiteEncoder(config)
+        self.pool = (
+            AttentionPool(config.hidden_size, config.pooling_heads) if config.pooling == "attention" else None
+        )
         linear = config.projection == "linear" or config.hidden_size != config.target_dim
         self.proj = nn.Linear(config.hidden_size, config.target_dim) if linear else nn.Identity()
+        self.ctc = nn.Linear(config.hidden_size, config.ctc_vocab_size) if config.ctc_vocab_size else None
         if config.kind == "audio" and config.init_from and load_init_from:
             self.init_report = self.init_backbone_from(config.init_from)
 
@@ -148,11 +173,26 @@ class Wav2Sem(nn.Module, CheckpointMixin):
             if mask is not None:
                 raise Wav2SemError("pass mask or attention_mask, not both")
             mask = attention_mask
-        if self.config.kind == "audio":
-            return self._forward_audio(x, mask)
-        return self._forward_lite(x, mask)
+        return self.head(*self.frames(x, mask))
 
-    def _forward_lite(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    def frames(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The contextual frames Z before pooling, and their validity: (B, T, hidden_size), (B, T) bool."""
+        if self.config.kind == "audio":
+            return self._frames_audio(x, mask)
+        return self._frames_lite(x, mask)
+
+    def head(self, h: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
+        """Pool the valid frames (mean, or attention) and project: (B, T, C), (B, T) -> (B, target_dim)."""
+        pooled = masked_mean(h, frame_mask) if self.pool is None else self.pool(h, frame_mask)  # (B, C)
+        return self.proj(pooled)
+
+    def ctc_logits(self, h: torch.Tensor) -> torch.Tensor:
+        """Training only: per-frame phoneme logits of the auxiliary CTC head, (B, T, ctc_vocab_size)."""
+        if self.ctc is None:
+            raise Wav2SemError("this Wav2Sem has no CTC head (config.ctc_vocab_size = 0)")
+        return self.ctc(h)
+
+    def _frames_lite(self, x: torch.Tensor, mask: torch.Tensor | None):
         D = self.config.input_dim
         if x.ndim != 3 or x.shape[-1] != D or not x.is_floating_point():
             raise Wav2SemError(f"features: expected float (B, T, {D}), got {x.dtype} {tuple(x.shape)}")
@@ -165,10 +205,9 @@ class Wav2Sem(nn.Module, CheckpointMixin):
             else as_mask(mask, (B, T), "mask", Wav2SemError)
         )
         prefix_lengths(mask, "mask", Wav2SemError)
-        h = self.backbone(x, mask)  # (B, T, C)
-        return self.proj(masked_mean(h, mask))  # (B, target_dim)
+        return self.backbone(x, mask), mask  # (B, T, C), (B, T)
 
-    def _forward_audio(self, audio: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    def _frames_audio(self, audio: torch.Tensor, mask: torch.Tensor | None):
         if audio.ndim != 2 or not audio.is_floating_point():
             raise Wav2SemError(
                 f"audio: expected float (B, N) at 16 kHz, got {audio.dtype} {tuple(audio.shape)}"
@@ -184,13 +223,16 @@ class Wav2Sem(nn.Module, CheckpointMixin):
         padded = bool((lengths < N).any())
         if padded and self.config.feat_extract_norm == "group":
             # group norm normalises each channel over time: padding would leak in. One at a time.
-            return torch.cat(
-                [self._embed(audio[i : i + 1, : int(n)], lengths[i : i + 1]) for i, n in enumerate(lengths)]
-            )
-        return self._embed(audio, lengths)
+            items = [
+                self._encode(audio[i : i + 1, : int(n)], lengths[i : i + 1]) for i, n in enumerate(lengths)
+            ]
+            T = max(h.shape[1] for h, _ in items)
+            h = torch.cat([F.pad(h, (0, 0, 0, T - h.shape[1])) for h, _ in items])  # (B, T, C)
+            return h, torch.cat([F.pad(m, (0, T - m.shape[1])) for _, m in items])
+        return self._encode(audio, lengths)
 
-    def _embed(self, audio: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """audio (B, N) with left-aligned valid lengths (B,) -> (B, target_dim)."""
+    def _encode(self, audio: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """audio (B, N) with left-aligned valid lengths (B,) -> frames (B, T, C), frame mask (B, T)."""
         B, N = audio.shape
         valid = torch.arange(N, device=audio.device)[None, :] < lengths[:, None]  # (B, N)
         x = audio.float() * valid
@@ -209,7 +251,7 @@ class Wav2Sem(nn.Module, CheckpointMixin):
         out = self.backbone(x, attention_mask=None if all_valid else sample_mask.long())
         h = out.last_hidden_state  # (B, T, C)
         frame_mask = torch.arange(h.shape[1], device=x.device)[None, :] < n_frames[:, None]  # (B, T)
-        return self.proj(masked_mean(h, frame_mask))  # (B, target_dim)
+        return h, frame_mask
 
     @torch.no_grad()
     def predict(self, inputs, batch_size: int = 8, device=None) -> np.ndarray:

@@ -48,7 +48,10 @@ class Wav2SemConfig(Config):
     # lite: the host encoder's feature size (the transformer fields above give its width/depth)
     input_dim: int | None = None
     # head
+    pooling: str = "mean"  # "mean": F_s = 1/N sum_i Z_i (the paper); "attention": learned weights per frame
+    pooling_heads: int = 4  # attention pooling: heads, each weighting its slice of the channels
     projection: str = "auto"  # "auto": identity when hidden_size == target_dim, else Linear; "linear"
+    ctc_vocab_size: int = 0  # > 0: a training-only CTC head over the frames (phonemes + blank at 0)
     init_from: str | None = None  # a wav2vec2/HuBERT hub name or folder: initial backbone weights
 
     error_class: ClassVar[type[Exception]] = Wav2SemError
@@ -67,6 +70,14 @@ class Wav2SemConfig(Config):
             raise Wav2SemError(
                 f"hidden_size {self.hidden_size} is not divisible by num_attention_heads {self.num_attention_heads}"
             )
+        if self.pooling not in ("mean", "attention"):
+            raise Wav2SemError(f"pooling must be 'mean' or 'attention', got {self.pooling!r}")
+        if self.pooling == "attention" and (self.pooling_heads < 1 or self.hidden_size % self.pooling_heads):
+            raise Wav2SemError(
+                f"pooling_heads must be >= 1 and divide hidden_size {self.hidden_size}, got {self.pooling_heads}"
+            )
+        if self.ctc_vocab_size < 0 or self.ctc_vocab_size == 1:
+            raise Wav2SemError(f"ctc_vocab_size must be 0 (no CTC head) or >= 2, got {self.ctc_vocab_size}")
         if self.projection not in ("auto", "linear"):
             raise Wav2SemError(f"projection must be 'auto' or 'linear', got {self.projection!r}")
         for name in ("hidden_dropout", "attention_dropout", "activation_dropout", "feat_proj_dropout"):
