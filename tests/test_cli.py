@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import soundfile as sf
 
@@ -50,8 +51,8 @@ def test_speak_failure_during_write_leaves_nothing(tmp_path, monkeypatch, capsys
         raise OSError("disk full")
 
     monkeypatch.setattr(cli, "save_wav", broken)
-    with pytest.raises(OSError):
-        main(["speak", "hello", str(tmp_path / "a.wav")])
+    assert main(["speak", "hello", str(tmp_path / "a.wav")]) == 2  # one line, not a traceback
+    assert capsys.readouterr().err == "w2s speak: error: disk full\n"
     assert os.listdir(tmp_path) == []
 
 
@@ -110,3 +111,40 @@ def test_corpus_check_smoke(capsys, monkeypatch, distances):
     out = capsys.readouterr().out
     assert re.search(r"^SynthTalk_S01_sentence01: missing '\S+' after", out, re.M)
     assert re.search(r"^48 of 48 sentences \(smoke, seed 0\) and (\d+) of \1 pair words", out, re.M)
+
+
+@pytest.mark.slow
+def test_killed_wav2sem_train_resumes_to_the_uninterrupted_weights(tmp_path, capsys, smoke_corpus):
+    """A real `w2s wav2sem train` process is SIGKILLed after its first checkpoint; the same command run
+    again resumes it, and the model equals an uninterrupted run's."""
+    import signal
+    import time
+
+    import torch
+    from safetensors.torch import load_file
+
+    def argv(out):
+        return ["wav2sem", "train", "--corpus", str(smoke_corpus), "--n-speech", "16", "--steps", "12",
+                "--batch-size", "2", "--out", str(out)]  # fmt: skip
+
+    assert main(argv(tmp_path / "whole")) == 0  # uninterrupted (and builds the cached speech set)
+    killed = tmp_path / "killed"
+    w2s = os.path.join(os.path.dirname(sys.executable), "w2s")
+    proc = subprocess.Popen([w2s, *argv(killed)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    ckpt, deadline = killed / "train" / "checkpoint.pt", time.monotonic() + 300
+    while not ckpt.is_file() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
+    step = torch.load(ckpt, weights_only=True)["step"]
+    assert 0 < step < 12 and not (killed / "model").exists()  # killed midway, before the end
+    capsys.readouterr()
+    assert main(argv(killed)) == 0  # the same command again: resumes from the checkpoint
+    a, b = load_file(tmp_path / "whole" / "model" / "model.safetensors"), load_file(killed / "model" / "model.safetensors")
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], rtol=1e-5, atol=1e-6, msg=k)
+    hist_a = json.loads((tmp_path / "whole" / "wav2sem_run.json").read_text())["history"]
+    hist_b = json.loads((killed / "wav2sem_run.json").read_text())["history"]
+    assert hist_b["step"] == hist_a["step"] and np.allclose(hist_b["loss"], hist_a["loss"], rtol=1e-5)

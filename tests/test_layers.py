@@ -15,7 +15,7 @@ ROOT = Path(w2s.__file__).parent
 
 # lowest first; a module may import its own stage and any stage listed before it
 LAYERS = [
-    "utils", "nn", "train", "corpus", "data", "encoders", "semantic", "fusion", "decoders", "evaluation", "viz",
+    "utils", "nn", "train", "corpus", "data", "encoders", "semantic", "fusion", "decoders", "evaluation", "viz", "animate",
     "runner", "cli",
 ]  # fmt: skip
 

@@ -42,7 +42,9 @@ def test_unknown_parameter_rejected_before_running(tmp_path):
 
 def test_unparseable_parameter_line_is_an_error(tmp_path):
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("SMOKE = False  # a => b\nOUT_DIR = 'x'  # out\nCFG = dict(a=1)  # bad")]
+    nb.cells = [
+        nbformat.v4.new_code_cell("SMOKE = False  # a => b\nOUT_DIR = 'x'  # out\nCFG = dict(a=1)  # bad")
+    ]
     nb.cells[0].metadata["tags"] = ["parameters"]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     path = tmp_path / "99_bad.ipynb"
@@ -62,8 +64,14 @@ def test_failing_notebook_fails_loudly(tmp_path):
     nbformat.write(nb, nbs / "01_fails.ipynb")
     with pytest.raises(runner.NotebookError, match="arithmetic broke"):
         runner.run_all(smoke=True, runs_root=tmp_path / "runs", notebooks_dir=nbs)
-    executed = list((tmp_path / "runs").glob("*/01_fails/01_fails.ipynb"))
-    assert executed, "the executed copy with the traceback is kept for inspection"
+    (executed,) = (tmp_path / "runs").glob(
+        "*/01_fails/01_fails.ipynb"
+    )  # kept with the traceback, for inspection
+    assert "arithmetic broke" in executed.with_suffix(".html").read_text(
+        encoding="utf-8"
+    )  # and readable as HTML
+    report = next((tmp_path / "runs").glob("*/report.md")).read_text(encoding="utf-8")
+    assert "The run stopped: 01_fails: 01_fails.ipynb failed at cell" in report
 
 
 @pytest.mark.slow
@@ -76,7 +84,20 @@ def test_notebook_smoke(path, tmp_path):
     executed = nbformat.read(result.path, as_version=4)
     assert executed.metadata["papermill"]["parameters"]["SMOKE"] is True
     outputs = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])]
-    assert not any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs), "progress widgets leaked"
+    assert not any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs), (
+        "progress widgets leaked"
+    )
+    # every figure the notebook saved is also in the notebook itself (interactive, or a PNG), not a pointer to a file
+    shown = [o for o in outputs if {"application/vnd.plotly.v1+json", "image/png"} & set(o.get("data", {}))]
+    assert len(shown) >= len([f for f in result.out_dir.glob("*.html") if f.stem != path.stem])
+    assert not any("PosixPath(" in o.get("data", {}).get("text/plain", "") for o in outputs)
+    assert result.path.stat().st_size < 15e6, "figures over W2S_INLINE_MAX_KB must become images"
+    assert result.html.is_file() and result.html.parent == result.out_dir
     summary = json.loads((run / "summary.json").read_text())
     assert summary["notebooks"][0]["name"] == path.stem
-    assert (run / "report.md").is_file()
+    assert (
+        (run / "report.md")
+        .read_text()
+        .rstrip()
+        .endswith(f"[{path.stem}.ipynb]({path.stem}/{path.stem}.ipynb) |")
+    )

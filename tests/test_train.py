@@ -59,18 +59,91 @@ def test_fit_learns_and_evaluates(tmp_path):
 
 def test_resume_continues_from_the_checkpoint(tmp_path):
     torch.manual_seed(0)
-    first = torch.nn.Linear(4, 1)
-    fit(first, Pairs(), collate, step_fn, TrainConfig(max_steps=30, batch_size=8, lr=0.05, checkpoint_every=10),
-        out_dir=tmp_path, device="cpu")  # fmt: skip
+    cfg = TrainConfig(max_steps=60, batch_size=8, lr=0.05, checkpoint_every=10)
+    calls = []
+
+    def stop_at_35(net, batch, device):
+        calls.append(1)
+        if len(calls) == 35:
+            raise Crash
+        return step_fn(net, batch, device)
+
+    with pytest.raises(Crash):
+        fit(torch.nn.Linear(4, 1), Pairs(), collate, stop_at_35, cfg, out_dir=tmp_path, device="cpu")
     assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["step"] == 30
     second = torch.nn.Linear(4, 1)  # fresh weights: must be replaced by the checkpoint's
-    hist = fit(second, Pairs(), collate, step_fn, TrainConfig(max_steps=60, batch_size=8, lr=0.05, checkpoint_every=10),
-               out_dir=tmp_path, device="cpu")  # fmt: skip
+    hist = fit(second, Pairs(), collate, step_fn, cfg, out_dir=tmp_path, device="cpu")
     assert hist.step[0] == 10 and hist.step[-1] == 60 and len(hist.step) == 6  # one history, continued
     assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["step"] == 60
-    fresh = fit(torch.nn.Linear(4, 1), Pairs(), collate, step_fn, TrainConfig(max_steps=60, batch_size=8, lr=0.05),
-                out_dir=tmp_path / "other", device="cpu", resume=False)  # fmt: skip
+    fresh = fit(torch.nn.Linear(4, 1), Pairs(), collate, step_fn, cfg, out_dir=tmp_path / "other", device="cpu",
+                resume=False)  # fmt: skip
     assert fresh.step[0] == 10
+
+
+def test_another_recipe_is_refused_naming_the_fields_unless_forced(tmp_path):
+    from w2s.train import TrainStateError
+
+    cfg = TrainConfig(max_steps=20, batch_size=8, lr=0.05, checkpoint_every=10)
+    fit(torch.nn.Linear(4, 1), Pairs(), collate, step_fn, cfg, out_dir=tmp_path, device="cpu", recipe={"loss": "l1"})
+    done = fit(torch.nn.Linear(4, 1), Pairs(), collate, step_fn, cfg, out_dir=tmp_path, device="cpu",
+               recipe={"loss": "l1"}, eval_fn=None)  # fmt: skip
+    assert done.step[-1] == 20  # the same recipe: the finished run is picked up as it is
+    other = TrainConfig(max_steps=30, batch_size=4, lr=0.05, checkpoint_every=10, seed=3, log_every=5)
+    with pytest.raises(TrainStateError) as e:
+        fit(torch.nn.Linear(4, 1), Pairs(), collate, step_fn, other, out_dir=tmp_path, device="cpu",
+            recipe={"loss": "cosine"})  # fmt: skip
+    msg = str(e.value)
+    for field in ("loss: \"l1\" -> \"cosine\"", "train.seed: 0 -> 3", "train.batch_size: 8 -> 4", "train.max_steps"):
+        assert field in msg
+    assert "log_every" not in msg and str(tmp_path / "checkpoint.pt") in msg
+    hist = fit(torch.nn.Linear(4, 1), Pairs(), collate, step_fn, other, out_dir=tmp_path, device="cpu",
+               recipe={"loss": "cosine"}, force=True)  # fmt: skip
+    assert hist.step[0] == 5 and hist.step[-1] == 30  # started over
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert json.loads(state["recipe"])["loss"] == "cosine" and json.loads(state["recipe"])["train"]["seed"] == 3
+
+
+def test_a_second_run_into_the_same_folder_is_refused(tmp_path):
+    import fcntl
+
+    from w2s.utils.io import LockedError, lock_path
+
+    with open(lock_path(tmp_path / "run"), "w") as f:  # what another process's run holds
+        f.write("4242\n")
+        f.flush()
+        fcntl.flock(f, fcntl.LOCK_EX)
+        with pytest.raises(LockedError, match="4242"):
+            fit(torch.nn.Linear(4, 1), Pairs(), collate, step_fn, TrainConfig(max_steps=5), out_dir=tmp_path / "run")
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+
+
+class _Payload:
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_crafted_or_broken_checkpoint_is_refused_and_runs_nothing(tmp_path):
+    from w2s.train import TrainStateError
+
+    cfg = TrainConfig(max_steps=10, batch_size=8, lr=0.05, checkpoint_every=5)
+    fit(torch.nn.Linear(4, 1), Pairs(), collate, step_fn, cfg, out_dir=tmp_path, device="cpu")
+    good = (tmp_path / "checkpoint.pt").read_bytes()
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    marker = tmp_path / "MARKER"
+    torch.save({**state, "history": _Payload(marker)}, tmp_path / "checkpoint.pt")  # a pickled object inside
+    with pytest.raises(TrainStateError, match="refused to load") as e:
+        fit(torch.nn.Linear(4, 1), Pairs(), collate, step_fn, cfg, out_dir=tmp_path, device="cpu")
+    assert str(tmp_path / "checkpoint.pt") in str(e.value) and "system" in str(e.value)
+    assert not marker.exists()
+    (tmp_path / "checkpoint.pt").write_bytes(good[: len(good) // 2])  # truncated
+    with pytest.raises(TrainStateError, match="not a readable training checkpoint"):
+        fit(torch.nn.Linear(4, 1), Pairs(), collate, step_fn, cfg, out_dir=tmp_path, device="cpu")
+    (tmp_path / "checkpoint.pt").write_bytes(good)  # another model's weights
+    with pytest.raises(TrainStateError, match="does not fit this model"):
+        fit(torch.nn.Linear(4, 2), Pairs(), collate, step_fn, cfg, out_dir=tmp_path, device="cpu")
 
 
 class Crash(RuntimeError):

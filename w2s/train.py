@@ -2,9 +2,14 @@
 
 The model-specific part is a `step_fn(model, batch, device) -> (loss, logs)`; the loop does the rest:
 a data order that is a pure function of (seed, epoch), AdamW with warmup + cosine decay, gradient
-clipping, logging, periodic evaluation, resumable checkpoints and a wall-clock cap. A run stopped at
-step k and resumed from its checkpoint sees the same batches and ends with the same weights as a run
-that was not stopped.
+clipping, logging, periodic evaluation, resumable checkpoints and an optional wall-clock cap. A run
+stopped at step k and resumed from its checkpoint sees the same batches and ends with the same weights
+as a run that was not stopped.
+
+A checkpoint records the recipe it belongs to (the TrainConfig fields that change the weights, and
+the caller's `recipe`: model, data, loss, ...); resuming with another recipe is refused, naming the
+fields that differ, unless `force` starts over. A run holds the lock beside its `out_dir`
+(:func:`w2s.utils.io.output_lock`), so a second run into the same folder is refused.
 
 Same code on one CPU, one GPU, or several GPUs: under `torchrun` or `accelerate launch` (both set
 WORLD_SIZE / RANK / LOCAL_RANK) the model is wrapped in DistributedDataParallel, each rank trains on
@@ -19,6 +24,7 @@ import math
 import os
 import pickle
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -28,7 +34,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from w2s.utils.io import atomic_path
+from w2s.utils.io import atomic_path, output_lock
 from w2s.utils.runtime import configure_threads, progress
 from w2s.utils.runtime import device as pick_device
 
@@ -49,12 +55,47 @@ class TrainConfig:
     log_every: int = 10
     eval_every: int = 200  # 0: only at the end
     checkpoint_every: int = 200
-    max_minutes: float | None = None  # stop early (and say so) past this wall-clock budget
+    max_minutes: float | None = None  # stop early (and say so) past this wall-clock budget, per session
     seed: int = 0
     num_workers: int = 0
 
     def __post_init__(self):
         self.betas = tuple(self.betas)  # a list when read back from JSON
+        for name in ("max_steps", "batch_size"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"TrainConfig.{name} must be an integer >= 1, got {getattr(self, name)!r}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"TrainConfig.lr must be a positive number, got {self.lr!r}")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"TrainConfig.seed must be an integer >= 0, got {self.seed!r}")
+
+
+# TrainConfig fields that do not change the trained weights (how often to log, evaluate and save; the
+# time cap, whose stop is recorded): left out of the recipe a checkpoint is compared on
+NOT_RECIPE = ("log_every", "eval_every", "checkpoint_every", "max_minutes", "num_workers")
+
+
+def full_recipe(cfg: TrainConfig, recipe: dict | None = None) -> dict:
+    """What a checkpoint must match to be resumed: the TrainConfig's weight-changing fields ("train")
+    and the caller's `recipe`, as plain JSON values."""
+    train = {k: v for k, v in asdict(cfg).items() if k not in NOT_RECIPE}
+    return json.loads(json.dumps({"train": train, **(recipe or {})}, sort_keys=True, default=str))
+
+
+def recipe_differences(old, new, prefix: str = "") -> list[str]:
+    """The fields where two recipes differ, as ``"train.seed: 0 -> 3"`` (nested keys dotted)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for k in sorted(set(old) | set(new), key=str):
+            name = f"{prefix}{k}"
+            if k not in old:
+                out.append(f"{name}: (absent) -> {json.dumps(new[k])[:80]}")
+            elif k not in new:
+                out.append(f"{name}: {json.dumps(old[k])[:80]} -> (absent)")
+            else:
+                out += recipe_differences(old[k], new[k], name + ".")
+        return out
+    return [] if old == new else [f"{prefix.rstrip('.')}: {json.dumps(old)[:80]} -> {json.dumps(new)[:80]}"]
 
 
 @dataclass
@@ -183,6 +224,59 @@ def _set_rng_state(s: dict) -> None:
         torch.cuda.set_rng_state_all(s["cuda"])
 
 
+class TrainStateError(ValueError):
+    """A training checkpoint that cannot be resumed; the message names the file and the problem."""
+
+
+_START_OVER = "delete it (or pass --force / force=True) to start over"
+
+
+def _first_line(e: BaseException, limit: int = 200) -> str:
+    text = str(e).strip().splitlines()
+    return (text[0] if text else type(e).__name__)[:limit]
+
+
+def load_checkpoint(path) -> dict:
+    """A checkpoint written by :class:`Trainer`, read with ``torch.load(weights_only=True)``: tensors,
+    numbers, strings and plain containers only, so nothing in the file runs. A file holding anything
+    else (a pickled object, code), a truncated file, or not a checkpoint at all raises
+    :class:`TrainStateError` naming the file."""
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        found = re.search(r"GLOBAL (\S+)", str(e))
+        what = f"it asks for {found.group(1)}" if found else "it holds more than tensors and plain data"
+        raise TrainStateError(f"{path}: refused to load: {what} (a training checkpoint holds tensors and "
+                              f"plain data only, so that no code in it runs); {_START_OVER}") from None  # fmt: skip
+    except (RuntimeError, EOFError, OSError, ValueError) as e:  # truncated, not a zip, unreadable
+        raise TrainStateError(f"{path}: not a readable training checkpoint ({_first_line(e)}); {_START_OVER}") from None
+    if not isinstance(state, dict):
+        raise TrainStateError(f"{path}: not a training checkpoint (a {type(state).__name__}); {_START_OVER}")
+    return state
+
+
+def check_checkpoint(path, cfg: TrainConfig | None = None) -> None:
+    """Before a long job: a checkpoint at `path` (if there is one) can be read without running code and,
+    given `cfg`, was written with the same training settings (:func:`full_recipe`'s "train" part; the
+    caller's own recipe is compared when `fit` resumes). :class:`TrainStateError` otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        return
+    state = load_checkpoint(path)
+    if cfg is None:
+        return
+    try:
+        old = json.loads(state["recipe"])["train"]
+    except (KeyError, TypeError, json.JSONDecodeError):
+        old = None
+    new = full_recipe(cfg)["train"]
+    if old != new:
+        diff = ["the checkpoint records no recipe"] if old is None else recipe_differences(old, new, "train.")
+        raise TrainStateError(f"{path} belongs to another recipe ({'; '.join(diff)[:500]}); resuming it would mix "
+                              f"two runs. Use another output folder, or {_START_OVER}")  # fmt: skip
+
+
 def _all_mean(values: list[float], world: int) -> list[float]:
     """The mean over ranks of each value (every rank must call it)."""
     if world == 1:
@@ -196,7 +290,7 @@ class Trainer:
     """`fit` in pieces: set up, restore, step, log, evaluate, checkpoint. See :func:`fit`."""
 
     def __init__(self, model, train_set, collate, step_fn, cfg: TrainConfig, out_dir=None, eval_fn=None,
-                 device=None, on_log=None, groups=None):  # fmt: skip
+                 device=None, on_log=None, groups=None, recipe: dict | None = None, force: bool = False):  # fmt: skip
         self.rank, local_rank, self.world = distributed()
         if self.world > 1 and not torch.distributed.is_initialized():
             torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
@@ -220,6 +314,7 @@ class Trainer:
         self.out_dir = Path(out_dir) if out_dir else None
         self.ckpt = self.out_dir / "checkpoint.pt" if self.out_dir else None
         self._rng = None  # RNG state to put back once a resumed epoch's loader is started
+        self.recipe, self.force = full_recipe(cfg, recipe), force
 
     # -- checkpoints: everything a resumed run needs to continue exactly, loadable with weights_only=True
 
@@ -230,7 +325,8 @@ class Trainer:
         state = {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
                  "scheduler": self.sched.state_dict(), "step": self.step, "epoch": epoch, "skip": skip,
                  "running": self.running, "running_logs": self.running_logs, "history": self.hist.to_json(),
-                 "rng": _rng_state(), "config": asdict(self.cfg)}  # fmt: skip
+                 "rng": _rng_state(), "config": asdict(self.cfg),
+                 "recipe": json.dumps(self.recipe, sort_keys=True)}  # fmt: skip
         self.ckpt.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(self.ckpt) as tmp:
             torch.save(state, tmp)
@@ -238,21 +334,34 @@ class Trainer:
     def restore(self) -> bool:
         if self.ckpt is None or not self.ckpt.is_file():
             return False
+        state = load_checkpoint(self.ckpt)
         try:
-            state = torch.load(self.ckpt, map_location="cpu", weights_only=True)  # nothing in it runs code
-        except pickle.UnpicklingError:
-            raise ValueError(f"{self.ckpt}: not a checkpoint of this version of w2s.train (it holds more than "
-                             "tensors and plain data); delete it or pass resume=False") from None  # fmt: skip
-        self.model.load_state_dict(state["model"])
-        self.opt.load_state_dict(state["optimizer"])
-        self.sched.load_state_dict(state["scheduler"])
-        self.step, self.epoch, self.skip = state["step"], state["epoch"], state["skip"]
-        self.running, self.running_logs = state["running"], state["running_logs"]
-        self.hist = History(**state["history"])
-        _set_rng_state(state["rng"])
+            old = json.loads(state["recipe"]) if isinstance(state.get("recipe"), str) else None
+        except json.JSONDecodeError:
+            old = None
+        if old != self.recipe:
+            if self.force:
+                log.warning("%s: another recipe's checkpoint; starting over (force)", self.ckpt)
+                self.ckpt.unlink()
+                return False
+            diff = ["the checkpoint records no recipe"] if old is None else recipe_differences(old, self.recipe)
+            raise TrainStateError(f"{self.ckpt} belongs to another recipe ({'; '.join(diff)[:500]}); resuming it "
+                                  f"would mix two runs. Use another output folder, or {_START_OVER}")  # fmt: skip
+        try:
+            self.model.load_state_dict(state["model"])
+            self.opt.load_state_dict(state["optimizer"])
+            self.sched.load_state_dict(state["scheduler"])
+            self.step, self.epoch, self.skip = state["step"], state["epoch"], state["skip"]
+            self.running, self.running_logs = state["running"], state["running_logs"]
+            self.hist = History(**state["history"])
+            _set_rng_state(state["rng"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as e:  # another model's, or another version's
+            raise TrainStateError(f"{self.ckpt}: does not fit this model and training loop "
+                                  f"({type(e).__name__}: {_first_line(e)}); {_START_OVER}") from None  # fmt: skip
         # mid-epoch, the uninterrupted run had started this epoch's loader (one torch draw) before the state
         # was saved: put the state back again once the resumed loader is started
         self._rng = state["rng"] if self.skip else None
+        self.hist.stopped_early = False  # a time cap stops a session, not the run: this session continues it
         log.info("resumed from %s at step %d", self.ckpt, self.step)
         return True
 
@@ -306,7 +415,7 @@ class Trainer:
         log.info("step %d eval %s", self.step, metrics)
 
     def past_budget(self, t0: float) -> bool:
-        """Past max_minutes (rank 0's clock decides for all)."""
+        """Past max_minutes since `t0`, this session's start (rank 0's clock decides for all)."""
         if self.cfg.max_minutes is None:
             return False
         past = [float(time.perf_counter() - t0 > 60 * self.cfg.max_minutes)]
@@ -319,10 +428,24 @@ class Trainer:
     # -- the loop
 
     def run(self, resume: bool = True) -> History:
+        """Train to max_steps (resuming from the checkpoint when `resume`), holding the output's lock."""
+        if self.out_dir is None or self.rank != 0:
+            return self._run(resume)
+        self.out_dir.parent.mkdir(parents=True, exist_ok=True)
+        with output_lock(self.out_dir, wait=False, what="trained"):
+            for tmp in self.out_dir.iterdir() if self.out_dir.is_dir() else []:  # a killed run's half-written files
+                if tmp.name.startswith((".checkpoint.pt.", ".history.json.")):  # (atomic_path's temps): stale now
+                    tmp.unlink(missing_ok=True)
+            return self._run(resume)
+
+    def _run(self, resume: bool) -> History:
         cfg, hist = self.cfg, self.hist
         if resume and self.restore():
             hist = self.hist
-        t0 = time.perf_counter() - hist.seconds
+        elif self.ckpt is not None and self.ckpt.is_file() and self.rank == 0:
+            self.ckpt.unlink()  # resume=False: start over, never leave another run's state beside this one
+        session = time.perf_counter()
+        t0 = session - hist.seconds
         self.model.train()
         bar = progress(total=cfg.max_steps, initial=self.step, desc="train", unit="step") if self.rank == 0 else None
         while self.step < cfg.max_steps and not hist.stopped_early:
@@ -337,7 +460,7 @@ class Trainer:
                 if self.step % cfg.checkpoint_every == 0:
                     hist.seconds = time.perf_counter() - t0
                     self.save()
-                if self.past_budget(t0):
+                if self.past_budget(session):
                     hist.stopped_early = True
                     log.warning("stopped at step %d: past the %.1f min budget", self.step, cfg.max_minutes)
                 if self.step >= cfg.max_steps or hist.stopped_early:
@@ -370,6 +493,8 @@ def fit(
     resume: bool = True,
     on_log: Callable | None = None,
     groups=None,
+    recipe: dict | None = None,
+    force: bool = False,
 ) -> History:
     """Train `model` in place; returns the history.
 
@@ -379,6 +504,11 @@ def fit(
     is written every `checkpoint_every` steps and at the end, and picked up again when `resume` is true,
     so an interrupted run continues exactly where it stopped; `history.json` is written at the end.
     `groups`: a group id per training example; each batch then holds one group (:class:`EpochBatches`).
+    `recipe`: everything besides `cfg` that changes the result (model config, data, loss, ...) as a
+    JSON-able dict; the checkpoint records it with `cfg`'s weight-changing fields, and a checkpoint of
+    another recipe is refused (:class:`TrainStateError` naming the differing fields) unless `force`,
+    which starts over. With `out_dir`, the run holds its lock: a second run into it is refused.
     """
     configure_threads()
-    return Trainer(model, train_set, collate, step_fn, cfg, out_dir, eval_fn, device, on_log, groups).run(resume)
+    trainer = Trainer(model, train_set, collate, step_fn, cfg, out_dir, eval_fn, device, on_log, groups, recipe, force)
+    return trainer.run(resume)

@@ -116,3 +116,33 @@ def test_select_pairs_spreads_substitutions(near_pairs):
     assert len(words) == len(set(words)) == 120
     kinds = {tuple(sorted((p.phoneme_a, p.phoneme_b))) for p in chosen}
     assert len(kinds) >= 20
+
+
+@pytest.mark.slow
+def test_two_builds_into_one_folder_one_succeeds_and_the_other_says_why(tmp_path, capsys, distances):
+    """Two builds into one OUT at once (seeds 0 and 1; the first in another process, started without the
+    CLI's imports): the second is refused naming the first's process, and the first corpus stays."""
+    import subprocess
+    import sys
+    import time
+
+    from w2s.cli import main
+    from w2s.data.corpus import Corpus
+    from w2s.utils.io import lock_path
+
+    out = tmp_path / "c"
+    code = f"from w2s.corpus.build import build; build({str(out)!r}, 'smoke', seed=0); print('built')"
+    first = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while first.poll() is None and time.monotonic() < deadline:  # until the first build holds the lock
+        if lock_path(out).is_file() and lock_path(out).read_text().strip() == str(first.pid):
+            break
+        time.sleep(0.02)
+    capsys.readouterr()
+    assert main(["corpus", "build", str(out), "--preset", "smoke", "--seed", "1"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and str(out) in err[0] and f"process {first.pid}" in err[0]
+    stdout, stderr = first.communicate(timeout=600)
+    assert first.returncode == 0 and "built" in stdout, stderr[-2000:]
+    assert Corpus(out).seed == 0  # the first corpus, intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c"]  # no temp folder, no lock file left

@@ -127,6 +127,45 @@ def test_load_audio_errors(tmp_path):
     assert issubclass(AudioError, ValueError)
 
 
+def test_load_audio_warns_on_a_cut_off_file_and_on_clipping(tmp_path):
+    x = (0.3 * np.sin(np.arange(16000) / 10)).astype(np.float32)
+    sf.write(tmp_path / "whole.wav", x, 16000, subtype="PCM_16")
+    raw = (tmp_path / "whole.wav").read_bytes()
+    (tmp_path / "cut.wav").write_bytes(raw[: 44 + 16000])  # the data chunk cut in half, header unchanged
+    with pytest.warns(UserWarning, match=r"cut\.wav: the header declares 16000 samples but the file holds 8000"):
+        assert len(load_audio(tmp_path / "cut.wav")) == 8000
+    sf.write(tmp_path / "loud.wav", 20 * x, 16000, subtype="FLOAT")  # float samples peaking at 6.0
+    with pytest.warns(UserWarning, match=r"loud\.wav: samples reach 6, beyond \[-1, 1\]"):
+        assert np.abs(load_audio(tmp_path / "loud.wav")).max() == pytest.approx(6.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an intact file in range: no warning
+        load_audio(tmp_path / "whole.wav")
+
+
+def test_validate_audio_takes_paths_and_arrays_and_refuses_what_it_cannot_use(tmp_path):
+    from w2s.data.audio import validate_audio
+
+    x = (0.3 * np.sin(np.arange(1600) / 10)).astype(np.float32)
+    sf.write(tmp_path / "a.wav", x, 16000, subtype="FLOAT")
+    for given in (tmp_path / "a.wav", str(tmp_path / "a.wav"), x, x.astype(np.float64), x[:, None], x[None, :],
+                  list(x), torch.from_numpy(x)):  # fmt: skip
+        got = validate_audio(given)
+        assert got.dtype == np.float32 and got.shape == (1600,)
+        np.testing.assert_allclose(got, x, atol=1e-7)
+    stereo = np.stack([x, -x], axis=1)  # (N, 2): must not become a 2N-sample interleaved signal
+    bad = {r"shape \(1600, 2\)": stereo, r"shape \(2, 1600\)": stereo.T, "is empty": np.zeros(0, np.float32),
+           "int16 samples": (x * 32767).astype(np.int16), "not an array of samples": ["a", "b"],
+           "1 non-finite .* sample 5": np.where(np.arange(1600) == 5, np.nan, x),
+           "2 non-finite .* sample 0": np.r_[np.inf, -np.inf, x], "does not exist": tmp_path / "no.wav"}  # fmt: skip
+    for message, given in bad.items():
+        with pytest.raises(AudioError, match=message):
+            validate_audio(given, name="clip 3")
+    with pytest.raises(AudioError, match="^clip 3 has shape"):
+        validate_audio(stereo, name="clip 3")  # the input is named
+    with pytest.warns(UserWarning, match="clip 3: samples reach 1.5"):
+        validate_audio(x / 0.2, name="clip 3")
+
+
 # ---------------------------------------------------------------------------------------------
 # names, templates, specs
 

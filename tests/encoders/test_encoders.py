@@ -163,6 +163,53 @@ def test_bad_inputs(tmp_path, hubert):
         hubert.encode(np.full(800, np.nan, np.float32))
     with pytest.raises(EncoderError, match="mono"):
         hubert.encode(np.zeros((2, 800), np.float32))
+    with pytest.raises(EncoderError, match="mono"):
+        MFCCEncoder().encode(np.zeros((800, 2), np.float32))  # never interleaved into 1,600 samples
+    with pytest.raises(EncoderError, match="no.wav does not exist"):
+        hubert.encode(tmp_path / "no.wav")
+
+
+def test_encoders_take_a_file_path_as_its_samples(tmp_path, hubert):
+    import soundfile as sf
+
+    x = _audio(0.6)
+    sf.write(tmp_path / "x.wav", x, SR, subtype="FLOAT")
+    for enc in (hubert, MFCCEncoder()):
+        np.testing.assert_allclose(enc.encode(tmp_path / "x.wav"), enc.encode(x), atol=1e-6)
+    np.testing.assert_allclose(hubert.encode_batch([str(tmp_path / "x.wav"), x])[0], hubert.encode(x), atol=1e-5)
+
+
+class _Payload:
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_pytorch_model_bin_is_loaded_safely_or_refused(tmp_path, folders, hubert):
+    import pickle
+    import shutil
+
+    from safetensors.torch import load_file
+
+    tensors_only = tmp_path / "bin"  # the weights as pytorch_model.bin holding tensors only: loads
+    shutil.copytree(folders["hubert"], tensors_only)
+    torch.save(load_file(str(tensors_only / "model.safetensors")), tensors_only / "pytorch_model.bin")
+    (tensors_only / "model.safetensors").unlink()
+    x = _audio(0.5)
+    np.testing.assert_allclose(load_encoder(str(tensors_only), device="cpu").encode(x), hubert.encode(x), atol=1e-5)
+
+    evil, marker = tmp_path / "evil", tmp_path / "MARKER"  # a .bin that would run code: refused, never run
+    shutil.copytree(tensors_only, evil)
+    with open(evil / "pytorch_model.bin", "wb") as f:
+        pickle.dump({"w": _Payload(marker)}, f)
+    with pytest.raises(EncoderError) as e:
+        load_encoder(str(evil), device="cpu")
+    assert str(evil) in str(e.value) and "refused" in str(e.value) and "\n" not in str(e.value)
+    assert not marker.exists()
 
 
 # ---------------------------------------------------------------------------------------------

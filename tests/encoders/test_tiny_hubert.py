@@ -127,7 +127,7 @@ def test_load_or_pretrain_caches_by_corpus(tmp_path, monkeypatch, smoke_corpus):
 
     monkeypatch.setattr(hp, "pretrain_tiny_hubert", lambda *a, **k: pytest.fail("retrained a cached model"))
     assert load_or_pretrain_tiny_hubert(corpus, cfg, root=tmp_path / "enc") == path
-    monkeypatch.setattr(hp, "pretrain_tiny_hubert", lambda wavs, out, *a, **k: out.mkdir())
+    monkeypatch.setattr(hp, "pretrain_tiny_hubert", lambda wavs, out, *a, **k: out.mkdir() or {"complete": True})
     other = load_or_pretrain_tiny_hubert(corpus, tiny_config(steps=5), root=tmp_path / "enc")
     assert other != path  # another config is another model
 
@@ -150,3 +150,24 @@ def test_random_hubert_keeps_a_model_another_process_built_first(tmp_path, monke
     assert th.load_or_init_random_hubert(cfg, root=tmp_path) == first
     assert (first / "built-by-the-other-process").is_file()  # the existing complete model was kept
     assert sorted(p.name for p in tmp_path.iterdir()) == [first.name]  # no temporary folder left behind
+
+
+def test_a_time_capped_run_is_never_cached_as_the_recipe(tmp_path, smoke_corpus):
+    import inspect
+
+    from w2s.encoders.tiny_hubert import pretrain_tiny_hubert, pretraining_history
+
+    for f in (pretrain_tiny_hubert, load_or_pretrain_tiny_hubert):  # by default no wall-clock cap at all
+        assert inspect.signature(f).parameters["max_minutes"].default is None
+    cfg = tiny_config(steps=4)
+    with pytest.warns(UserWarning, match="INCOMPLETE"):
+        capped = load_or_pretrain_tiny_hubert(smoke_corpus, cfg, root=tmp_path / "enc", max_minutes=0.0)
+    hist = pretraining_history(capped)
+    assert capped.name.endswith("-incomplete") and hist["complete"] is False and hist["steps_done"] < 4
+    key = capped.with_name(capped.name.removesuffix("-incomplete"))
+    assert not key.exists()  # not cached under the recipe's key
+    full = load_or_pretrain_tiny_hubert(smoke_corpus, cfg, root=tmp_path / "enc")  # continues the capped run
+    whole = load_or_pretrain_tiny_hubert(smoke_corpus, cfg, root=tmp_path / "other")  # never capped
+    h_full, h_whole = pretraining_history(full), pretraining_history(whole)
+    assert full == key and h_full["complete"] and h_full["steps_done"] == 4 and not capped.exists()
+    assert np.allclose(h_full["loss"], h_whole["loss"], atol=1e-4)  # the recipe's model, whatever the cap did

@@ -2,10 +2,12 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from w2s.cli import main
-from w2s.evaluation.readme import ReadmeError, update_readme
+from w2s.evaluation.readme import ReadmeError, run_tables, update_readme
+from w2s.evaluation.report import results_table
 
 ENCODERS = ["mfcc", "tiny-hubert"]
 
@@ -70,3 +72,68 @@ def test_missing_notebook_or_markers_fail_without_writing(tmp_path, capsys):
         update_readme(tmp_path / "plain.md", _run(tmp_path / "b"))
     assert main(["readme", str(tmp_path / "nowhere"), "--readme", str(readme)]) == 2
     assert "summary.json" in capsys.readouterr().err
+
+
+def _run_with_tables(tmp_path, tables: dict, name: str = "04_evaluate"):
+    run = _run(tmp_path)
+    summary = json.loads((run / "summary.json").read_text())
+    summary["notebooks"].append(
+        {"name": name, "seconds": 60.0, "metrics": {"n": 1, "results_tables": tables}}
+    )
+    (run / "summary.json").write_text(json.dumps(summary))
+    return run
+
+
+GRID = results_table(
+    [{"host": "voca", "semantic": "none", "LVE (mm)": np.float32(3.25), "p vs none": None},
+     {"host": "voca", "semantic": "wav2sem", "LVE (mm)": "3.10 ± 0.04", "p vs none": np.float64(0.0312)}],
+    headers=["host", "semantic", "LVE (mm)", "p vs none"], title="the grid", note="p: Wilcoxon signed-rank",
+)  # fmt: skip
+
+
+def test_a_notebooks_own_table_fills_its_block(tmp_path):
+    assert GRID["rows"][0] == ["voca", "none", 3.25, None]  # numpy converted, dict rows in header order
+    readme = tmp_path / "README.md"
+    readme.write_text(README + "<!-- w2s:grid -->\nold\n<!-- /w2s:grid -->\n")
+    assert update_readme(readme, _run_with_tables(tmp_path, {"grid": GRID})) == [
+        "coupling",
+        "wav2sem",
+        "timing",
+        "grid",
+    ]
+    text = readme.read_text()
+    assert "| voca | none | 3.250 |  |" in text and "| voca | wav2sem | 3.10 ± 0.04 | 0.031 |" in text
+    assert "p: Wilcoxon signed-rank\n<!-- /w2s:grid -->" in text and "\nold\n" not in text
+
+
+@pytest.mark.parametrize(
+    "tables, message",
+    [({"grid": {**GRID, "rows": [["voca", "none"]]}}, r"results_tables\.grid: row 0 must be a list of 4 cells"),
+     ({"grid": {k: v for k, v in GRID.items() if k != "headers"}}, "missing key 'headers'"),
+     ({"coupling": GRID}, "'coupling' is a built-in block"),
+     ({"Grid!": GRID}, "table names are lower-case"),
+     ({"other": GRID}, "no results table 'grid' in the run .*written by its notebooks: other")],
+)  # fmt: skip
+def test_a_block_the_run_cannot_fill_is_an_error_and_nothing_is_written(tmp_path, tables, message):
+    readme = tmp_path / "README.md"
+    text = README + "<!-- w2s:grid -->\n<!-- /w2s:grid -->\n"
+    readme.write_text(text)
+    with pytest.raises(ReadmeError, match=message):
+        update_readme(readme, _run_with_tables(tmp_path, tables))
+    assert readme.read_text() == text
+
+
+def test_run_tables_for_the_report(tmp_path):
+    run = {
+        nb["name"]: nb
+        for nb in json.loads((_run_with_tables(tmp_path, {"grid": GRID}) / "summary.json").read_text())[
+            "notebooks"
+        ]
+    }
+    tables, missing = run_tables(run)
+    assert [t[0] for t in tables] == ["coupling", "wav2sem", "plug", "grid", "timing"]  # timing last
+    assert tables[3][1] == "the grid" and missing == []
+    del run["02_train_wav2sem"]
+    tables, missing = run_tables(run)
+    assert [t[0] for t in tables] == ["coupling", "grid", "timing"]
+    assert len(missing) == 2 and all("02_train_wav2sem" in m for m in missing)

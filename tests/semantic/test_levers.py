@@ -168,8 +168,8 @@ def test_cli_trains_with_every_lever(smoke_corpus, tmp_path, monkeypatch):
 
     monkeypatch.setenv("W2S_DATA_DIR", str(tmp_path / "data"))
     out = tmp_path / "run"
-    assert main(["wav2sem", "train", "--corpus", str(smoke_corpus), "--config", "tiny", "--steps", "6",
-                 "--batch-size", "4", "--n-speech", "24", "--infonce-weight", "1", "--negatives", "all",
+    assert main(["wav2sem", "train", "--corpus", str(smoke_corpus), "--config", "tiny", "--steps", "3",
+                 "--batch-size", "4", "--n-speech", "16", "--infonce-weight", "1", "--negatives", "all",
                  "--ctc-weight", "0.5", "--pooling", "attention", "--center-targets", "--out", str(out)]) == 0  # fmt: skip
     run = json.loads((out / "wav2sem_run.json").read_text())
     assert run["recipe"]["ctc_weight"] == 0.5 and run["recipe"]["negatives"] == "all" and run["ctc_phonemes"]

@@ -31,7 +31,6 @@ events, has "estimated": true (speech.ENDING_SHARE).
 
 from __future__ import annotations
 
-import json
 import logging
 import pickle
 from dataclasses import asdict, dataclass, fields
@@ -44,7 +43,7 @@ from w2s.corpus import agreement, face, speech
 from w2s.corpus.pairs import Pair, mine_pairs
 from w2s.corpus.sentences import filler_sentences, sentences_for_word
 from w2s.utils.hashing import tree_sha256
-from w2s.utils.io import building_dir, dump_json_sorted
+from w2s.utils.io import building_dir, dump_json_sorted, output_lock, read_json
 from w2s.utils.paths import data_dir
 from w2s.utils.runtime import progress
 
@@ -206,6 +205,32 @@ def speakers(preset: Preset, seed: int) -> list[Speaker]:
     return out
 
 
+def speakers_from_meta(meta: dict) -> tuple[Preset, list[Speaker]]:
+    """The preset and speakers (in build order) a built corpus's ``corpus.json`` records."""
+    p = dict(meta["preset"])
+    if "head" in p:
+        p["head"] = tuple(p["head"])
+    spk = [Speaker(s["subject"], s["voice"], int(s["rate"]), int(s["pitch"]), face.FaceShape(**s["shape"]),
+                   face.ArticulationStyle(**s["style"])) for s in meta["speakers"]]  # fmt: skip
+    return Preset(**p), spk
+
+
+def speaker_head(speaker: Speaker, cfg: Preset) -> tuple[face.HeadMesh, face.VisemeRig]:
+    """The speaker's head mesh and viseme rig."""
+    mesh = face.make_head(speaker.shape, cfg.topology)
+    return mesh, face.VisemeRig.from_head(mesh)
+
+
+def utterance_motion(cfg: Preset, seed: int, speaker_index: int, speaker: Speaker, sentence: int,
+                     phonemes: list[speech.PhonemeSegment], n_frames: int,
+                     head: tuple[face.HeadMesh, face.VisemeRig] | None = None) -> np.ndarray:  # fmt: skip
+    """(T, V, 3) float32: the face the builder makes for utterance (`speaker`, `sentence`) of a build with
+    `seed` from a phoneme timeline (its own, or another one: a counterfactual). `head`: ``speaker_head``'s."""
+    mesh, rig = head or speaker_head(speaker, cfg)
+    motion_seed = seed * 100_003 + speaker_index * 1000 + sentence + cfg.stream * 10_000_019
+    return face.animate(mesh, rig, phonemes, n_frames, cfg.fps, speaker.style, seed=motion_seed)
+
+
 def _text_seed(preset: Preset, seed: int) -> int:
     """The seed of the sentence generator: the build seed, on another stream for stream > 0."""
     return seed if preset.stream == 0 else (preset.stream << 32) + seed
@@ -361,9 +386,11 @@ def _meta(
 
 
 def build(out, preset: str = "default", seed: int = 0, force: bool = False) -> Path:
-    """Build the corpus into `out` (a new folder). Returns its path."""
-    import soundfile as sf
+    """Build the corpus into `out` (a new folder). Returns its path.
 
+    Holds the lock beside `out` (:func:`w2s.utils.io.output_lock`) from the check that `out` does not
+    exist to the rename: a second build into the same folder is refused with an error naming the
+    process that holds it, never silently replaces the first. Temp folders of killed builds are swept."""
     if preset not in PRESETS:
         raise BuildError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
     cfg = PRESETS[preset]
@@ -372,6 +399,15 @@ def build(out, preset: str = "default", seed: int = 0, force: bool = False) -> P
         raise BuildError(f"{out} already exists; pass --force to replace it")
     if not out.parent.is_dir():
         raise BuildError(f"cannot build into {out}: folder {out.parent} does not exist")
+    with output_lock(out, wait=False, what="built"):  # a second build into `out` is refused at once
+        if out.exists() and not force:  # again, under the lock: another build may have finished meanwhile
+            raise BuildError(f"{out} already exists; pass --force to replace it")
+        return _build(out, cfg, seed)
+
+
+def _build(out: Path, cfg: Preset, seed: int) -> Path:
+    """The build itself, into a temp folder renamed to `out` (the caller holds `out`'s lock)."""
+    import soundfile as sf
 
     spk, pairs, controls, plan = plan_corpus(cfg, seed)
     subjects = [s.subject for s in spk]
@@ -386,11 +422,10 @@ def build(out, preset: str = "default", seed: int = 0, force: bool = False) -> P
         heads = {}
         for i, s, k in progress(jobs, desc="corpus", unit="utt"):
             if s.subject not in heads:
-                mesh = face.make_head(s.shape, cfg.topology)
-                heads[s.subject] = (mesh, face.VisemeRig.from_head(mesh))
+                heads[s.subject] = speaker_head(s, cfg)
+                mesh = heads[s.subject][0]
                 templates[s.subject] = mesh.vertices.astype(np.float32)
                 faces_, regions = mesh.faces, mesh.regions
-            mesh, rig = heads[s.subject]
             stem = f"{s.subject}_sentence{k:02d}"
             text = plan[(s.subject, k)]["text"]
             utt = speech.synthesize(text, s.voice, s.rate, s.pitch)
@@ -398,8 +433,7 @@ def build(out, preset: str = "default", seed: int = 0, force: bool = False) -> P
             if wrong:  # ground truth must show every phoneme that was said
                 raise BuildError(f"{stem}: {agreement.describe(utt, wrong)}")
             n_frames = face.n_frames_for(utt.duration, cfg.fps)
-            motion_seed = seed * 100_003 + i * 1000 + k + cfg.stream * 10_000_019
-            verts = face.animate(mesh, rig, utt.phonemes, n_frames, cfg.fps, s.style, seed=motion_seed)
+            verts = utterance_motion(cfg, seed, i, s, k, utt.phonemes, n_frames, heads[s.subject])
             sf.write(
                 tmp / "wav" / f"{stem}.wav", utt.audio, speech.SAMPLE_RATE, subtype="PCM_16", format="WAV"
             )
@@ -436,19 +470,21 @@ def default_location(preset: str = "default", seed: int = 0) -> Path:
 
 
 def load_or_build(preset: str = "default", seed: int = 0, root=None) -> Path:
-    """The corpus folder for (preset, seed): reused when a complete build is there, else built."""
+    """The corpus folder for (preset, seed): reused when a complete build is there, else built.
+
+    A shared cache: while another process builds the same folder, this one waits for it and reuses it."""
     root = Path(root) if root else default_location(preset, seed)
-    meta = root / "corpus.json"
-    if meta.is_file():
-        m = json.loads(meta.read_text(encoding="utf-8"))
-        same = m.get("preset", {}).get("name") == preset and m.get("seed") == seed
-        if same and m.get("build_version") == BUILD_VERSION:
-            return root
-        if same:  # an older builder's output for the same request: rebuild in place
-            log.warning("%s was built by builder version %s; rebuilding", root, m.get("build_version"))
-            return build(root, preset, seed, force=True)
-        raise BuildError(
-            f"{root} holds a different corpus (preset {m.get('preset', {}).get('name')}, seed {m.get('seed')})"
-        )
     root.parent.mkdir(parents=True, exist_ok=True)
-    return build(root, preset, seed, force=root.exists())
+    with output_lock(root, wait=True, what="built"):
+        meta = root / "corpus.json"
+        if meta.is_file():
+            m = read_json(meta, "corpus metadata", kind=dict)
+            name = m.get("preset", {}).get("name") if isinstance(m.get("preset"), dict) else None
+            same = name == preset and m.get("seed") == seed
+            if same and m.get("build_version") == BUILD_VERSION:
+                return root
+            if same:  # an older builder's output for the same request: rebuild in place
+                log.warning("%s was built by builder version %s; rebuilding", root, m.get("build_version"))
+                return build(root, preset, seed, force=True)
+            raise BuildError(f"{root} holds a different corpus (preset {name}, seed {m.get('seed')})")
+        return build(root, preset, seed, force=root.exists())

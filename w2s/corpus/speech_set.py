@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
 import random
@@ -24,7 +23,7 @@ from w2s.corpus import speech
 from w2s.corpus.lexicon import LEXICON
 from w2s.corpus.sentences import filler_sentences, generate_sentences, max_filler_sentences
 from w2s.utils.hashing import tree_sha256
-from w2s.utils.io import building_dir, dump_json_sorted
+from w2s.utils.io import JSONFileError, building_dir, dump_json_sorted, output_lock, read_json
 from w2s.utils.paths import data_dir
 from w2s.utils.runtime import progress
 
@@ -181,6 +180,15 @@ def build_speech_set(
     """
     exclude_texts, voices, out = _check_build_args(out, n_utterances, exclude_texts, voices, utts_per_chapter,
                                                    chapters_per_speaker, force)  # fmt: skip
+    with output_lock(out, wait=False, what="built"):  # a second build into `out` is refused
+        if out.exists() and not force:
+            raise SpeechSetError(f"{out} already exists; pass force=True to replace it")
+        return _build(out, n_utterances, seed, exclude_texts, voices, utts_per_chapter, chapters_per_speaker)
+
+
+def _build(out: Path, n_utterances: int, seed: int, exclude_texts: list[str], voices: list[str],
+           utts_per_chapter: int, chapters_per_speaker: int) -> Path:  # fmt: skip
+    """build_speech_set's work, its arguments checked (the caller holds `out`'s lock)."""
     texts = choose_texts(n_utterances, seed, exclude_texts)
     per_speaker = utts_per_chapter * chapters_per_speaker
     spk = make_speakers(math.ceil(n_utterances / per_speaker), voices, seed)
@@ -222,9 +230,9 @@ def read_manifest(out) -> dict:
             f"{out} is not a built speech set: no manifest.json (build_speech_set writes it last)"
         )
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise SpeechSetError(f"{path} is not valid JSON: {e}") from e
+        return read_json(path, "speech set manifest", required_keys={"content_sha256": str})
+    except JSONFileError as e:
+        raise SpeechSetError(str(e)) from None
 
 
 def load_or_build_speech_set(
@@ -250,9 +258,10 @@ def load_or_build_speech_set(
         "voices": voices,
         "exclude_sha256": ex_hash,
     }
-    if (out / "manifest.json").is_file():
-        m = read_manifest(out)
-        if all(m.get(k) == v for k, v in want.items()):
-            return out
-        log.info("%s was built with other arguments; rebuilding", out)
-    return build_speech_set(out, n_utterances, seed, exclude_texts, voices, force=True)
+    with output_lock(out, wait=True, what="built"):  # a shared cache: wait for another process building it
+        if (out / "manifest.json").is_file():
+            m = read_manifest(out)
+            if all(m.get(k) == v for k, v in want.items()):
+                return out
+            log.info("%s was built with other arguments; rebuilding", out)
+        return build_speech_set(out, n_utterances, seed, exclude_texts, voices, force=True)

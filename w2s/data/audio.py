@@ -5,11 +5,19 @@ are written at the capture pickle's native rate, BIWI's were extracted from vide
 user's own file may be stereo. :func:`load_audio` turns any of these into what the models read and
 *says so* with a warning (one per file and problem), rather than silently changing the data. Files
 that cannot be used (missing, unreadable, empty, containing NaN/inf) raise :class:`AudioError`, whose
-message names the file and the problem.
+message names the file and the problem. A file whose data is shorter than its header says (cut off)
+or whose float samples go beyond [-1, 1] (clipping) loads with a warning.
+
+:func:`validate_audio` is the one check of every public entry point that takes audio (the encoders,
+``Wav2Sem.predict``, ``w2s animate``): a path is loaded as above; an array must be mono (a
+several-channel array is an error, never flattened into one interleaved signal), float, non-empty
+and finite.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import warnings
 from pathlib import Path
 
@@ -55,13 +63,9 @@ def load_audio(path, target_sr: int | None = SAMPLE_RATE) -> np.ndarray:
         raise AudioError(f"cannot read audio file {path}: {_reason(e)}") from e
     if data.shape[0] == 0 or data.shape[1] == 0:
         raise AudioError(f"audio file {path} is empty (0 samples)")
-    bad = ~np.isfinite(data)
-    if bad.any():
-        first = int(np.argwhere(bad)[0][0])
-        raise AudioError(
-            f"audio file {path} contains {int(bad.sum())} non-finite (NaN/inf) sample(s), "
-            f"the first at sample {first}"
-        )
+    _check_finite(data, f"audio file {path}")
+    _warn_if_truncated(path, data.shape[0])
+    _warn_if_clipped(data, str(path))
     if data.shape[1] > 1:
         warnings.warn(f"{path}: {data.shape[1]} channels, averaged to mono", UserWarning, stacklevel=2)
         audio = data.mean(axis=1, dtype=np.float32)
@@ -75,6 +79,75 @@ def load_audio(path, target_sr: int | None = SAMPLE_RATE) -> np.ndarray:
         if audio.shape[0] == 0:
             raise AudioError(f"audio file {path} is empty after resampling {sr} -> {target_sr} Hz")
     return np.ascontiguousarray(audio, dtype=np.float32)
+
+
+def validate_audio(audio, name: str | None = None, target_sr: int | None = SAMPLE_RATE) -> np.ndarray:
+    """Audio as every model in w2s reads it, (N,) float32 mono, from a path or an array; else AudioError.
+
+    A path (str or os.PathLike) goes through :func:`load_audio` (resampled to `target_sr`, channels
+    averaged, both with a warning). An array (numpy, torch, list) must be 1-D, or 2-D with one axis of
+    size 1; one with several channels is an error naming its shape (its orientation is a guess, and
+    flattening it would interleave the channels into one signal of double length). It must be float
+    (integer PCM is an error: scale it to [-1, 1]), non-empty and finite (NaN/inf: an error naming
+    the first bad sample); samples beyond [-1, 1] give a clipping warning. `name` names the input in
+    messages (default "audio")."""
+    if isinstance(audio, (str, os.PathLike)):
+        return load_audio(audio, target_sr)
+    what = name or "audio"
+    try:
+        x = np.asarray(audio.detach().cpu() if hasattr(audio, "detach") else audio)
+    except (TypeError, ValueError) as e:
+        raise AudioError(f"{what} is not an array of samples ({e})") from None
+    if x.dtype == object or not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+        raise AudioError(f"{what} is not an array of samples (dtype {x.dtype}); pass float samples or a file path")
+    if not np.issubdtype(x.dtype, np.floating):
+        raise AudioError(f"{what} has {x.dtype} samples; pass float audio in [-1, 1] (int16 PCM: x / 32768)")
+    if x.ndim == 2 and 1 in x.shape:
+        x = x.reshape(-1)
+    if x.ndim != 1:
+        raise AudioError(f"{what} has shape {tuple(x.shape)}: expected mono (N,) samples. Several channels are "
+                         "not mixed or flattened silently: pass one channel or their mean (x.mean(axis=1) for "
+                         "(samples, channels))")  # fmt: skip
+    if x.size == 0:
+        raise AudioError(f"{what} is empty (0 samples)")
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    _check_finite(x[:, None], what)
+    _warn_if_clipped(x, what)
+    return x
+
+
+def _check_finite(data: np.ndarray, what: str) -> None:
+    """(N, C) samples; AudioError naming the count and the first non-finite sample."""
+    bad = ~np.isfinite(data)
+    if bad.any():
+        first = int(np.argwhere(bad)[0][0])
+        raise AudioError(f"{what} contains {int(bad.sum())} non-finite (NaN/inf) sample(s), the first at sample {first}")
+
+
+def _warn_if_clipped(data: np.ndarray, what: str) -> None:
+    peak = float(np.abs(data).max())
+    if peak > 1.0:
+        warnings.warn(f"{what}: samples reach {peak:.3g}, beyond [-1, 1] (clipped or unscaled audio?)", UserWarning,
+                      stacklevel=3)  # fmt: skip
+
+
+_SHORT_CHUNK = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.M)
+
+
+def _warn_if_truncated(path: Path, frames: int) -> None:
+    """A data chunk shorter than its header says (a file cut off in a copy or download): libsndfile reads
+    what is there and notes the difference in its log ("data : 32000 (should be 16000)")."""
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+    except Exception:  # already read once: nothing more to learn here
+        return
+    m = _SHORT_CHUNK.search(info.extra_info or "")
+    if m and int(m.group(2)) < int(m.group(1)):
+        declared = int(m.group(1)) * frames // max(1, int(m.group(2)))  # bytes -> samples (bytes per sample frame)
+        warnings.warn(f"{path}: the header declares {declared} samples but the file holds {frames}: the file is cut "
+                      "off (an interrupted copy or download?)", UserWarning, stacklevel=3)  # fmt: skip
 
 
 def _existing_file(path) -> Path:

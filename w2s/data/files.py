@@ -1,17 +1,18 @@
-"""The files of a FaceFormer-layout dataset, each read and checked: stems, templates (a pickle:
-only read one from a source you trust), regions, transcripts, alignments, triangles; and word spans from alignments."""
+"""The files of a FaceFormer-layout dataset, each read and checked: stems, templates (a pickle, read
+without running code: arrays and plain containers only), regions, transcripts, alignments, triangles;
+and word spans from alignments."""
 
 from __future__ import annotations
 
-import pickle
 import re
-import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
-from w2s.data.spec import DatasetError, read_json
+from w2s.data.spec import DatasetError
+from w2s.utils.io import JSONFileError, read_json
+from w2s.utils.safe_pickle import RefusedPickle, load_arrays
 
 
 def parse_stem(stem: str) -> tuple[str, int]:
@@ -26,17 +27,19 @@ def parse_stem(stem: str) -> tuple[str, int]:
 def load_templates(path) -> dict[str, np.ndarray]:
     """``templates.pkl`` as ``{subject: float32 (V, 3)}``.
 
-    Python-2 pickles (VOCA's and FaceFormer's) store array bytes as py2 ``str`` and need
-    ``encoding="latin1"``, which is harmless for python-3 pickles, so it is always used.
+    Read with a restricted unpickler (:func:`w2s.utils.safe_pickle.load_arrays`): numpy arrays,
+    numbers and plain containers only, so a crafted file cannot run code; a pickle that names anything
+    else is refused with an error naming the file and what it asked for. Python-2 pickles (VOCA's and
+    FaceFormer's) still load (``encoding="latin1"``).
     """
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"templates file {path} does not exist")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # old pickles name numpy.core
-            with open(path, "rb") as f:
-                raw = pickle.load(f, encoding="latin1")
+        raw = load_arrays(path)
+    except RefusedPickle as e:
+        raise DatasetError(f"templates file {path}: refused to load: {e} (only arrays are read from a pickle, "
+                           "so that no code in it runs)") from None  # fmt: skip
     except Exception as e:
         raise DatasetError(f"cannot read templates file {path}: {type(e).__name__}: {e}") from e
     if not isinstance(raw, dict):
@@ -87,12 +90,20 @@ def load_region(path, n_vertices: int | None = None) -> np.ndarray:
 REGION_FILES = {"lips": ("lips.txt", "lve.txt"), "upper_face": ("upper_face.txt", "fdd.txt")}
 
 
+def _read_json(path: Path, what: str, **checks):
+    """:func:`w2s.utils.io.read_json` (errors name the file and the key), as a DatasetError."""
+    try:
+        return read_json(path, what, **checks)
+    except JSONFileError as e:
+        raise DatasetError(str(e)) from None
+
+
 def load_transcripts(root) -> dict[str, str]:
     """``ROOT/transcripts.json`` ({stem: text}), or {} when absent."""
     p = Path(root) / "transcripts.json"
     if not p.is_file():
         return {}
-    d = read_json(p, "transcripts file")
+    d = _read_json(p, "transcripts file")
     if not isinstance(d, dict):
         raise DatasetError(f"{p}: expected a JSON object {{stem: text}}")
     return {str(k): str(v) for k, v in d.items()}
@@ -103,9 +114,21 @@ def load_alignments(root) -> dict[str, dict]:
     p = Path(root) / "alignments.json"
     if not p.is_file():
         return {}
-    d = read_json(p, "alignments file")
+    d = _read_json(p, "alignments file")
     if not isinstance(d, dict) or not all(isinstance(v, dict) for v in d.values()):
         raise DatasetError(f"{p}: expected a JSON object {{stem: {{'phonemes': [...], 'words': [...]}}}}")
+    for stem, entry in d.items():
+        for key in ("words", "phonemes"):
+            items = entry.get(key, [])
+            if not isinstance(items, list):
+                raise DatasetError(f"{p}: entry {stem!r}: {key!r} must be a list")
+            for i, w in enumerate(items):
+                name = "word" if key == "words" else "symbol"
+                missing = [k for k in (name, "start", "end") if not isinstance(w, dict) or k not in w]
+                if missing:
+                    raise DatasetError(f"{p}: entry {stem!r}: {key}[{i}] has no {missing[0]!r}")
+                if not all(isinstance(w[k], (int, float)) and not isinstance(w[k], bool) for k in ("start", "end")):
+                    raise DatasetError(f"{p}: entry {stem!r}: {key}[{i}]: 'start' and 'end' must be numbers")
     return d
 
 

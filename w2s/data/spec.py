@@ -3,9 +3,10 @@ standard VOCASET and BIWI protocols, and the spec a folder describes (our corpus
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from w2s.utils import io
 
 
 class DatasetError(ValueError):
@@ -101,14 +102,12 @@ BIWI = DatasetSpec(
 )
 
 
-def read_json(path: Path, what: str):
+def read_json(path: Path, what: str, **checks):
+    """:func:`w2s.utils.io.read_json` (the one JSON reader: errors name the file and the key) as a DatasetError."""
     try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except json.JSONDecodeError as e:
-        raise DatasetError(f"{path}: not valid JSON ({e})") from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise DatasetError(f"cannot read {what} {path}: {e}") from e
+        return io.read_json(path, what, **checks)
+    except io.JSONFileError as e:
+        raise DatasetError(str(e)) from None
 
 
 def spec_from_folder(root) -> DatasetSpec:

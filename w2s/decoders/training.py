@@ -11,18 +11,17 @@ the same ``out`` is an error (it would silently reuse the other run's weights).
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from w2s.data.spec import BIWI, VOCASET, DatasetSpec, read_json
+from w2s.data.spec import BIWI, VOCASET, DatasetSpec
 from w2s.decoders.base import Decoder, DecoderError, get, load, names, train_step
 from w2s.decoders.inputs import DEFAULT_TEXT_MODEL, SemanticSource, collate, load_clips
 from w2s.encoders import load_encoder
 from w2s.train import History, TrainConfig, fit
-from w2s.utils.io import write_json
+from w2s.utils.io import read_json, write_json
 from w2s.utils.paths import cache_dir
 from w2s.utils.runtime import set_seed
 
@@ -186,7 +185,8 @@ def train_decoder(recipe: DecoderRecipe, root, out, on_log=None) -> dict:
     if extra and recipe.max_steps is None and "max_steps" in get(recipe.host).train_recipes.get(recipe.preset, {}):
         cfg = replace(cfg, max_steps=cfg.max_steps * len(per_dataset))  # the same batches per dataset as alone
     groups = [c.dataset for c in train_set] if extra else None
-    hist: History = fit(model, train_set, collate, train_step, cfg, out_dir=out / "train", on_log=on_log, groups=groups)
+    hist: History = fit(model, train_set, collate, train_step, cfg, out_dir=out / "train", on_log=on_log, groups=groups,
+                        recipe={"decoder": recipe.to_json(), "data": data})  # a checkpoint of another is refused
     model.save_pretrained(out / "model")
     record.update(finished=True, config=model.config.to_dict(), train=asdict(cfg), prepare=prep,
                   n_parameters=sum(p.numel() for p in model.parameters()),
@@ -203,7 +203,7 @@ def train_decoder(recipe: DecoderRecipe, root, out, on_log=None) -> dict:
 def _content(root: Path) -> str | None:
     """The corpus's content hash (our corpus.json), None for other datasets."""
     meta = root / "corpus.json"
-    return json.loads(meta.read_text()).get("content_sha256") if meta.is_file() else None
+    return read_json(meta, "corpus metadata", kind=dict).get("content_sha256") if meta.is_file() else None
 
 
 def load_run(folder) -> tuple[Decoder, dict]:

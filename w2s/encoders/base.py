@@ -1,9 +1,11 @@
-"""The encoder interface: 16 kHz mono float32 in, (T_audio, dim) float32 frames out, and the
+"""The encoder interface: 16 kHz mono float32 in (an array or a file's path), (T_audio, dim) float32 frames out, and the
 arithmetic of the wav2vec2-style convolutional front end that every encoder here shares."""
 
 from __future__ import annotations
 
 import numpy as np
+
+from w2s.data.audio import AudioError, validate_audio
 
 
 class EncoderError(ValueError):
@@ -11,20 +13,12 @@ class EncoderError(ValueError):
 
 
 def check_audio(audio) -> np.ndarray:
-    """(N,) float32, finite, non-empty; else EncoderError."""
-    x = np.asarray(audio)
-    if x.ndim == 2 and 1 in x.shape:
-        x = x.reshape(-1)
-    if x.ndim != 1:
-        raise EncoderError(f"audio must be 1-D mono (N,), got shape {x.shape}")
-    if x.size == 0:
-        raise EncoderError("audio is empty (0 samples)")
-    if not np.issubdtype(x.dtype, np.floating):
-        raise EncoderError(f"audio must be float (16 kHz, in [-1, 1]), got dtype {x.dtype}")
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    if not np.isfinite(x).all():
-        raise EncoderError("audio contains NaN or inf samples")
-    return x
+    """(N,) float32 mono, finite, non-empty, from an array or an audio file's path: the one validator,
+    :func:`w2s.data.audio.validate_audio`, with its errors raised as EncoderError."""
+    try:
+        return validate_audio(audio)
+    except AudioError as e:
+        raise EncoderError(str(e)) from None
 
 
 def conv_frames(n_samples: int, kernels, strides) -> int:

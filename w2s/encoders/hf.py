@@ -19,6 +19,24 @@ from w2s.utils.runtime import quiet_hf
 PREPROCESS_VERSION = 1  # bump when how audio is prepared for the models changes (keys the cache)
 
 
+def load_pretrained(auto_class, name, what: str):
+    """``auto_class.from_pretrained(name)`` with one-line :class:`EncoderError` s naming `name`.
+
+    transformers reads ``model.safetensors``, or a ``pytorch_model.bin`` with
+    ``torch.load(weights_only=True)``: a .bin that holds more than tensors is refused, never run."""
+    import pickle
+
+    try:
+        return auto_class.from_pretrained(str(name))
+    except pickle.UnpicklingError:
+        raise EncoderError(f"cannot load {what} {name!r}: its weights file holds more than tensors (a pickle that "
+                           "could run code), so it is refused; use a model.safetensors file") from None  # fmt: skip
+    except (OSError, ValueError, RuntimeError, KeyError) as e:
+        text = " ".join(str(e).split())[:300] or type(e).__name__
+        raise EncoderError(f"cannot load {what} {name!r}: {text} (hub names need the files in the local HF cache "
+                           "when HF_HUB_OFFLINE=1; a folder needs config.json and the weights)") from None  # fmt: skip
+
+
 class HFEncoder(Encoder):
     """A wav2vec2-family model from the hub or a folder, frozen (eval mode, no grad).
 
@@ -35,13 +53,7 @@ class HFEncoder(Encoder):
         quiet_hf()
         self.name = display_name or str(name)
         self.source = str(name)  # the hub name or folder it was loaded from
-        try:
-            model = AutoModel.from_pretrained(str(name))  # CTC checkpoints: the base model's weights
-        except (OSError, ValueError) as e:
-            raise EncoderError(
-                f"cannot load encoder {name!r}: {e}\n(hub names need the files in the local HF cache when "
-                "HF_HUB_OFFLINE=1; a folder needs config.json and the weights)"
-            ) from e
+        model = load_pretrained(AutoModel, name, "encoder")  # CTC checkpoints: the base model's weights
         cfg = model.config
         if not hasattr(cfg, "conv_stride") or not hasattr(cfg, "num_hidden_layers"):
             raise EncoderError(
@@ -113,6 +125,7 @@ class HFEncoder(Encoder):
 
     def encode_batch(self, audios: list[np.ndarray], batch_size: int = 8) -> list[np.ndarray]:
         """Same results as `encode` one by one; padded batches only where the model allows it."""
+        audios = [check_audio(a) for a in audios]  # arrays or paths, validated once
         if not self.batchable:
             return [self.encode(a) for a in audios]
         order = sorted(range(len(audios)), key=lambda i: len(audios[i]))  # little padding per batch

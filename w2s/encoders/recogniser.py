@@ -31,9 +31,9 @@ from w2s.data.corpus import Corpus
 from w2s.data.phoneme_frames import frame_phoneme_dataset
 from w2s.encoders.base import Encoder, EncoderError, receptive_field
 from w2s.encoders.cache import cached_encode
-from w2s.encoders.hf import PREPROCESS_VERSION, HFEncoder
+from w2s.encoders.hf import PREPROCESS_VERSION, HFEncoder, load_pretrained
 from w2s.utils.hashing import key_of, sha256_tensors, stable_json
-from w2s.utils.io import building_dir, write_json
+from w2s.utils.io import building_dir, read_json, write_json
 from w2s.utils.paths import cache_dir
 from w2s.utils.runtime import device as pick_device
 from w2s.utils.runtime import quiet_hf
@@ -105,13 +105,11 @@ class PhonemeRecogniser(Encoder):
     @classmethod
     def load(cls, folder, base: Encoder, name: str | None = None) -> PhonemeRecogniser:
         """The read-out saved in `folder` (no pickle), on `base`, which must be the encoder it was fitted on."""
-        import json
-
         folder = Path(folder)
         try:
             with np.load(folder / "readout.npz", allow_pickle=False) as z:
                 arrays = {k: z[k] for k in ARRAYS}
-            info = json.loads((folder / "recogniser.json").read_text())
+            info = read_json(folder / "recogniser.json", "recogniser record", kind=dict)
         except (OSError, KeyError, ValueError) as e:
             raise EncoderError(f"{folder}: not a phoneme recogniser ({type(e).__name__}: {e})") from e
         if info.get("base_identity") != base.identity:
@@ -190,11 +188,7 @@ class CTCEncoder(HFEncoder):
         quiet_hf()
         self.name = f"ctc:{name}"
         self.source = str(name)
-        try:
-            model = AutoModelForCTC.from_pretrained(str(name))
-        except (OSError, ValueError) as e:
-            raise EncoderError(f"cannot load CTC model {name!r}: {e}\n(hub names need the files in the local HF "
-                               "cache when HF_HUB_OFFLINE=1; a folder needs config.json and the weights)") from e  # fmt: skip
+        model = load_pretrained(AutoModelForCTC, name, "CTC model")
         cfg = model.config
         try:
             self.feature_extractor = AutoFeatureExtractor.from_pretrained(str(name))

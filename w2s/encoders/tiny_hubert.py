@@ -28,11 +28,12 @@ The result is saved with ``save_pretrained`` (+ a ``Wav2Vec2FeatureExtractor``),
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
+import os
 import shutil
 import time
+import warnings
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -46,7 +47,7 @@ from w2s.encoders.base import conv_frames, receptive_field
 from w2s.encoders.mfcc import MFCC_HOP, mfcc_features
 from w2s.train import TrainConfig, fit, lr_lambda
 from w2s.utils.hashing import key_of
-from w2s.utils.io import building_dir, write_json
+from w2s.utils.io import building_dir, output_lock, read_json, write_json
 from w2s.utils.paths import cache_dir
 from w2s.utils.runtime import quiet_hf, set_seed
 
@@ -260,21 +261,24 @@ def pretrain_tiny_hubert(
     out_dir,
     config: TinyHubertConfig = TinyHubertConfig(),
     seed: int = 0,
-    max_minutes: float = 10.0,
+    max_minutes: float | None = None,
     device=None,
     log_every: int = 50,
     overwrite: bool = False,
     checkpoint_dir=None,
+    force: bool = False,
 ) -> dict:
     """Pretrain a tiny HuBERT on `wavs` (16 kHz mono float32) and save it to `out_dir`.
 
     `out_dir` gets ``config.json`` + ``model.safetensors`` (``save_pretrained``),
     ``preprocessor_config.json``, ``history.json`` (loss / accuracy per step, k-means info, timing)
     and ``kmeans.npz`` (centres, standardisation). The folder appears complete or not at all.
-    `max_minutes` is a safety cap: training stops early (with a warning, ``stopped_early`` in the
-    history) when the wall time passes it; otherwise runs are deterministic for a seed on one machine.
-    With `checkpoint_dir`, training checkpoints there and an interrupted run resumes exactly; the folder
-    is removed once `out_dir` is saved. Returns the history.
+    Runs are deterministic for a seed on one machine: nothing about the machine's speed changes what
+    is trained. `max_minutes` (None: no cap) is an optional wall-clock cap; a run it stops is saved with
+    ``"stopped_early": true`` and ``"complete": false`` in its history (and a warning), and keeps its
+    `checkpoint_dir`, so a later call continues it. With `checkpoint_dir`, training checkpoints there and
+    an interrupted run resumes exactly; the folder is removed once a complete model is saved. A checkpoint
+    there of another recipe is refused, unless `force` (start over). Returns the history.
     """
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
@@ -289,8 +293,8 @@ def pretrain_tiny_hubert(
 
     quiet_hf()
     net = HubertPretrainer(config)
-    left = max(0.0, max_minutes - (time.perf_counter() - t_start) / 60)  # the cap counts k-means too
-    cfg = train_config(config, seed, left)
+    left = None if max_minutes is None else max(0.0, max_minutes - (time.perf_counter() - t_start) / 60)
+    cfg = train_config(config, seed, left)  # the cap, if any, counts k-means too
 
     def on_log(step, hist, logs):
         if log_every and ((step - 1) % log_every == 0 or step == config.steps):
@@ -298,16 +302,18 @@ def pretrain_tiny_hubert(
 
     t_train = time.perf_counter()
     step_fn = lambda net, batch, dev: pretrain_step(net, batch, dev, config.alpha)  # noqa: E731
+    recipe = {"config": asdict(config), "seed": seed, "version": PRETRAIN_VERSION, "data": _wavs_sha256(wavs)}
     hist = fit(net, list(range(len(wavs))), CropBatches(wavs, labels, config), step_fn, cfg, out_dir=checkpoint_dir,
-               device=device, on_log=on_log)  # fmt: skip
+               device=device, on_log=on_log, recipe=recipe, force=force)  # fmt: skip
     if hist.stopped_early:
-        log.warning("tiny HuBERT: wall-time cap of %.1f min reached at step %d of %d", max_minutes, len(hist.step),
-                    config.steps)  # fmt: skip
+        log.warning("tiny HuBERT: wall-time cap of %.1f min reached at step %d of %d: the model is INCOMPLETE "
+                    "(not the recipe's)", max_minutes, len(hist.step), config.steps)  # fmt: skip
     rounding = {"loss": 5, "loss_unmasked": 5, "acc": 4, "acc_unmasked": 4, "mask_frac": 3}
     f = lr_lambda(cfg)
     history = {**{k: [round(v, r) for v in hist.logs.get(k, [])] for k, r in rounding.items()},
                "lr": [config.lr * f(s - 1) for s in hist.step],  # the rate step s trained with
-               "steps_done": len(hist.step), "stopped_early": hist.stopped_early, "kmeans": km, "config": asdict(config),
+               "steps_done": len(hist.step), "stopped_early": hist.stopped_early,
+               "complete": not hist.stopped_early, "kmeans": km, "config": asdict(config),
                "seed": seed, "n_utterances": len(wavs), "audio_seconds": round(sum(map(len, wavs)) / SAMPLE_RATE, 2),
                "device": str(next(net.parameters()).device), "train_s": round(time.perf_counter() - t_train, 2),
                "wall_s": round(time.perf_counter() - t_start, 2), "version": PRETRAIN_VERSION}  # fmt: skip
@@ -318,7 +324,7 @@ def pretrain_tiny_hubert(
         feature_extractor().save_pretrained(tmp)
         np.savez(tmp / "kmeans.npz", **km_model)
         write_json(tmp / "history.json", history)
-    if checkpoint_dir is not None:
+    if checkpoint_dir is not None and not hist.stopped_early:  # an incomplete run continues from it later
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
     if history["loss"]:
         log.info("tiny HuBERT saved to %s: loss %.3f -> %.3f in %.0f s", out_dir, history["loss"][0],
@@ -330,10 +336,28 @@ def pretrain_tiny_hubert(
 # cached models
 
 
+def _wavs_sha256(wavs: list[np.ndarray]) -> str:
+    """A hash of the training audio (the checkpoint's recipe names the data it trained on)."""
+    h = hashlib.sha256()
+    for w in wavs:
+        h.update(len(w).to_bytes(8, "little") + np.ascontiguousarray(w, np.float32).tobytes())
+    return h.hexdigest()
+
+
 def _is_model_dir(path: Path) -> bool:
     return (path / "config.json").is_file() and (path / "preprocessor_config.json").is_file() and (
         (path / "model.safetensors").is_file() or (path / "pytorch_model.bin").is_file()
     )
+
+
+def _is_complete_model(path: Path) -> bool:
+    """A pretrained folder whose training ran every step of its recipe (not stopped by a time cap)."""
+    if not _is_model_dir(path):
+        return False
+    try:
+        return not pretraining_history(path).get("stopped_early", False)
+    except ValueError:
+        return False
 
 
 def _corpus_sha256(root: Path) -> str:
@@ -352,25 +376,41 @@ def load_or_pretrain_tiny_hubert(
     seed: int = 0,
     split: str = "train",  # training speakers only: the probe and coupling tests speakers it never heard
     root=None,
-    max_minutes: float = 10.0,
+    max_minutes: float | None = None,
 ) -> Path:
     """The folder of a tiny HuBERT pretrained on `corpus_dir`'s `split` audio; trained if missing.
 
     Cached under ``cache_dir("encoders")`` (or `root`), keyed by the corpus's content hash, the
-    split, the config, the seed and the recipe version.
+    split, the config, the seed and the recipe version. Only a complete run is cached under that key:
+    with a `max_minutes` cap that stops training, the model goes to ``tiny-hubert-KEY-incomplete``
+    (returned, with a warning; its history says ``"complete": false``) and the next call continues the
+    run from its checkpoint. A process that finds another one pretraining the same model waits for it.
     """
     corpus_dir = Path(corpus_dir)
     key = key_of({"corpus": _corpus_sha256(corpus_dir), "split": split, "config": asdict(config), "seed": seed,
                 "version": PRETRAIN_VERSION})  # fmt: skip
     out = (Path(root) if root is not None else cache_dir("encoders")) / f"tiny-hubert-{key}"
-    if _is_model_dir(out):
-        return out
-    ds = FaceDataset(corpus_dir, split=split)
-    log.info("pretraining a tiny HuBERT on %d utterances of %s (%s) -> %s", len(ds), corpus_dir, split, out)
-    wavs = [ds.load_audio(i) for i in range(len(ds))]
-    pretrain_tiny_hubert(wavs, out, config, seed, max_minutes=max_minutes, overwrite=True,
-                         checkpoint_dir=out.with_name(f".{out.name}.train"))  # an interrupted run resumes there
-    return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with output_lock(out, wait=True, what="pretrained"):
+        if _is_complete_model(out):
+            return out
+        ds = FaceDataset(corpus_dir, split=split)
+        log.info("pretraining a tiny HuBERT on %d utterances of %s (%s) -> %s", len(ds), corpus_dir, split, out)
+        wavs = [ds.load_audio(i) for i in range(len(ds))]
+        hist = pretrain_tiny_hubert(wavs, out, config, seed, max_minutes=max_minutes, overwrite=True,
+                                    checkpoint_dir=out.with_name(f".{out.name}.train"),  # resumed there if stopped
+                                    force=True)  # a checkpoint of another recipe there is stale: start over
+        partial = out.with_name(f"{out.name}-incomplete")
+        if hist.get("complete", True):
+            shutil.rmtree(partial, ignore_errors=True)  # an earlier capped run of this recipe, now finished
+            return out
+        with building_dir(partial) as tmp:  # never under the recipe's key: the next call continues the run
+            shutil.rmtree(tmp)
+            os.replace(out, tmp)
+        warnings.warn(f"tiny HuBERT {out.name}: stopped by the {max_minutes} min cap at step {hist['steps_done']} of "
+                      f"{config.steps}; the model in {partial} is INCOMPLETE and not cached as the recipe's",
+                      UserWarning, stacklevel=2)  # fmt: skip
+        return partial
 
 
 def load_or_init_random_hubert(config: TinyHubertConfig = TinyHubertConfig(), seed: int = 0, root=None) -> Path:
@@ -421,8 +461,4 @@ def config_for_corpus(corpus_dir) -> TinyHubertConfig:
 
 def pretraining_history(folder) -> dict:
     """The ``history.json`` a pretrained tiny HuBERT folder carries (loss per step, k-means, timing)."""
-    path = Path(folder) / "history.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: not a tiny-HuBERT pretraining history ({e})") from e
+    return read_json(Path(folder) / "history.json", "tiny-HuBERT pretraining history", kind=dict)

@@ -9,7 +9,8 @@ metrics are averaged over those conditions (``conditions="all"``); a seen speake
 itself. ``conditions=k`` uses training identity k only (faster).
 
 Metrics: :func:`w2s.evaluation.metrics.evaluate` (LVE squared as in CodeTalker's script, its root in mm,
-MVE, signed FDD, homophone-LVE inside the near-homophone pair words). Beside them, the
+MVE, signed FDD, homophone-LVE inside the near-homophone pair words) and, on a corpus built by w2s,
+minimal-pair lip accuracy (:mod:`w2s.evaluation.minimal_pairs`). Beside them, the
 "template + mean training offset" baseline: every frame is the speaker's template plus the mean
 displacement of all training frames, a face that does not listen.
 """
@@ -27,10 +28,11 @@ from w2s.data.corpus import Corpus
 from w2s.data.faces import FaceDataset
 from w2s.data.files import pair_word_spans
 from w2s.decoders.base import DecoderError
-from w2s.decoders.inputs import Clip, collate, load_clips
-from w2s.decoders.training import dataset_of, load_run, recipe_of, semantic_source
+from w2s.decoders.inputs import Clip, SemanticSource, collate, load_clips
+from w2s.decoders.training import dataset_of, load_run, recipe_of
 from w2s.encoders import load_encoder
 from w2s.evaluation.metrics import evaluate
+from w2s.evaluation.minimal_pairs import clip_counterfactuals, corpus_counterfactuals, minimal_pair_accuracy
 
 
 def _spans(root: Path, alignments: list[dict | None]) -> list | None:
@@ -39,6 +41,29 @@ def _spans(root: Path, alignments: list[dict | None]) -> list | None:
         return None
     words = Corpus.open(root).pair_words("near")
     return [pair_word_spans(a, words) if a else [] for a in alignments]
+
+
+def _minimal_pairs(preds, gts, cfs, lips, words: list | None = None) -> dict:
+    """``minimal_pair_accuracy`` (and its word count) for ``evaluate``'s dict; {} without counterfactuals.
+    `words`: a list that gets this call's per-word records."""
+    if cfs is None:
+        return {}
+    r = minimal_pair_accuracy(preds, gts, cfs, lips)
+    if words is not None:
+        words.append(r["words"])
+    return {"minimal_pair_accuracy": r["accuracy"], "minimal_pair_n_words": r["n_words"]}
+
+
+def _mean_words(runs: list[list[dict]]) -> list[dict]:
+    """Per-word records of several conditions / samples: the first's, with the mean score and distances."""
+    out = []
+    for recs in zip(*runs, strict=True):
+        r = dict(recs[0])
+        for key in ("score", "d_true", "d_partner"):
+            if r.get(key) is not None:
+                r[key] = float(np.mean([x[key] for x in recs]))
+        out.append(r)
+    return out
 
 
 def generate_clips(model, clips: list[Clip], subject: int | None = None, batch_size: int = 16, **kwargs) -> list[np.ndarray]:
@@ -68,7 +93,9 @@ def baseline(root, split: str = "test", spec=None) -> dict:
     tmpl = [ds.templates[e.subject] for e in ds.entries]
     preds = [np.broadcast_to(t + mean_offset, g.shape) for t, g in zip(tmpl, gts, strict=True)]
     spans = _spans(Path(root), [ds.alignments.get(e.stem) for e in ds.entries])
-    return evaluate(preds, gts, tmpl, ds.lips, ds.upper_face, spans, fps=ds.fps)
+    cfs = corpus_counterfactuals(root, ds.stems, split) if Corpus.is_built(root) else None
+    metrics = evaluate(preds, gts, tmpl, ds.lips, ds.upper_face, spans, fps=ds.fps)
+    return {**metrics, **_minimal_pairs(preds, gts, cfs, ds.lips)}
 
 
 def diversity(samples: list[list[np.ndarray]]) -> float:
@@ -82,6 +109,22 @@ def diversity(samples: list[list[np.ndarray]]) -> float:
     return float(np.mean(per_clip)) if per_clip else 0.0
 
 
+def load_trained(folder) -> tuple:
+    """(decoder, run record, F_p encoder, F_s source) of the decoder trained into `folder`: the encoder and
+    semantic source are loaded as in training and checked to be the same ones (identities in the record)."""
+    model, record = load_run(folder)
+    recipe = recipe_of(record)
+    train_root = Path(record["data"]["root"])
+    encoder = load_encoder(recipe.encoder_name, corpus=train_root)  # the features it was trained on
+    if encoder.identity != record["data"]["encoder"]:
+        raise DecoderError(f"{folder}: trained on F_p of {record['data']['encoder']!r}, but {recipe.encoder_name!r} now "
+                           f"loads {encoder.identity!r}; the features differ")  # fmt: skip
+    sem = SemanticSource.from_name(recipe.semantic, train_root, recipe.wav2sem, recipe.text_model)
+    if sem.identity != record["data"]["semantic"]:
+        raise DecoderError(f"{folder}: trained with F_s from {record['data']['semantic']!r}, now {sem.identity!r}")
+    return model, record, encoder, sem
+
+
 DEFAULT_SAMPLES = 5  # samples per clip for a host that samples (diffusion), so an effect is not sample noise
 
 
@@ -92,18 +135,10 @@ def evaluate_decoder(folder, root=None, split: str = "test", conditions="all", b
     A host that samples (``stochastic``) is generated `num_samples` times per clip and condition (sampling
     seeds 0..n-1): ``metrics`` are the means over samples, ``sample_std`` the standard deviation of the
     per-sample metrics, ``diversity`` the mean distance between two samples of a clip."""
-    model, record = load_run(folder)
+    model, record, encoder, sem = load_trained(folder)
     recipe = recipe_of(record)
-    train_root = Path(record["data"]["root"])
-    root = Path(root or train_root)
+    root = Path(root or record["data"]["root"])
     k_data, spec = dataset_of(record, root)
-    encoder = load_encoder(recipe.encoder_name, corpus=train_root)  # the features it was trained on
-    if encoder.identity != record["data"]["encoder"]:
-        raise DecoderError(f"{folder}: trained on F_p of {record['data']['encoder']!r}, but {recipe.encoder_name!r} now "
-                           f"loads {encoder.identity!r}; the features differ")  # fmt: skip
-    sem, _ = semantic_source(recipe, train_root)
-    if sem.identity != record["data"]["semantic"]:
-        raise DecoderError(f"{folder}: trained with F_s from {record['data']['semantic']!r}, now {sem.identity!r}")
     stochastic = bool(getattr(model, "stochastic", False))
     n_samples = int(num_samples or (DEFAULT_SAMPLES if stochastic else 1))
     if n_samples < 1 or (n_samples > 1 and not stochastic):
@@ -112,6 +147,7 @@ def evaluate_decoder(folder, root=None, split: str = "test", conditions="all", b
     ds = FaceDataset(root, split, spec=spec)
     spans = _spans(root, [c.alignment for c in clips])
     gts, tmpl = [c.vertices.numpy() for c in clips], [c.template.numpy() for c in clips]
+    cfs = clip_counterfactuals(root, clips)  # minimal-pair lip accuracy's counterfactuals, rendered once
     n_train = getattr(model.config, "subjects", (model.config.n_subjects,))[k_data]
     if conditions == "all":
         conds = list(range(n_train)) if any(c.subject_index < 0 for c in clips) else [None]
@@ -124,13 +160,14 @@ def evaluate_decoder(folder, root=None, split: str = "test", conditions="all", b
     if unknown:
         raise DecoderError(f"{recipe.host}'s generate has no option {sorted(unknown)}")
     t0 = time.perf_counter()
-    per, spread = [], []
+    per, spread, words = [], [], []
     for k in conds:
         samples = [[] for _ in clips]
         for s in range(n_samples):
             kw = {**generate_kwargs, "seed": s} if stochastic else generate_kwargs
             preds = generate_clips(model, clips, k, batch_size, **kw)
-            per.append({"condition": k, "sample": s, **evaluate(preds, gts, tmpl, ds.lips, ds.upper_face, spans, fps=ds.fps)})
+            per.append({"condition": k, "sample": s, **evaluate(preds, gts, tmpl, ds.lips, ds.upper_face, spans, fps=ds.fps),
+                        **_minimal_pairs(preds, gts, cfs, ds.lips, words)})  # fmt: skip
             if n_samples > 1:
                 for i, p in enumerate(preds):
                     samples[i].append(p)
@@ -140,6 +177,8 @@ def evaluate_decoder(folder, root=None, split: str = "test", conditions="all", b
     keys = [k for k, v in per[0].items() if isinstance(v, float)]
     metrics = {k: float(np.mean([p[k] for p in per])) for k in keys}
     metrics.update(n_frames=per[0]["n_frames"], n_sequences=per[0]["n_sequences"])
+    if cfs is not None:
+        metrics["minimal_pair_n_words"] = per[0]["minimal_pair_n_words"]
     by_sample = {k: [float(np.mean([p[k] for p in per if p["sample"] == s])) for s in range(n_samples)] for k in keys}
     audio_s = sum(c.n_frames for c in clips) / ds.fps
     out = {"host": recipe.host, "preset": recipe.preset, "semantic": recipe.semantic, "seed": recipe.seed,
@@ -149,6 +188,8 @@ def evaluate_decoder(folder, root=None, split: str = "test", conditions="all", b
            "diversity": float(np.mean(spread)) if spread else None,
            "generate_seconds": round(seconds, 3), "real_time_factor": seconds / (audio_s * len(conds) * n_samples),
            "train_seconds": record.get("seconds", {}).get("train")}  # fmt: skip
+    if cfs is not None:  # per word: the score's mean over conditions and samples
+        out["minimal_pair_words"] = _mean_words(words)
     if with_baseline:
         out["baseline"] = baseline(root, split, spec)
     return out

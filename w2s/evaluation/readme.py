@@ -3,18 +3,39 @@
     w2s readme runs/20261202-050152              # rewrites README.md's marked blocks in place
 
 Each block sits between ``<!-- w2s:NAME -->`` and ``<!-- /w2s:NAME -->`` in the README; everything
-outside the markers is left as it is. A block whose notebook is missing from the run is an error,
-so a README is never half updated.
+outside the markers is left as it is. Every marked block is rewritten, and a block the run cannot
+fill (its notebook is missing from the run, or no notebook wrote that table) is an error, so a
+README is never half updated. The run's ``report.md`` ends with the same tables (:func:`run_tables`).
+
+Where a table comes from:
+
+- built in (:data:`BLOCKS`): ``coupling`` (notebook 01), ``wav2sem`` and ``plug`` (notebook 02),
+  ``timing`` (every notebook's minutes);
+- **any notebook's own tables**: a notebook that puts a ``results_tables`` key into its
+  ``metrics.json`` fills the block of each name in it. The convention, made by
+  :func:`w2s.evaluation.report.results_table`::
+
+      save_metrics(OUT_DIR, {..., "results_tables": {
+          "grid": results_table(rows, headers=["host", "semantic", "LVE (mm)", "p vs none"],
+                                title="Hosts x F_s on unseen speakers, mean ± std over 3 seeds",
+                                note="p: Wilcoxon signed-rank, paired by clip and seed")}})
+
+  i.e. ``{NAME: {"title": str, "headers": [str, ...], "rows": [[cell, ...], ...],
+  "note": str (optional), "floatfmt": ".3f" (optional)}}``, NAME made of ``a-z 0-9 _ -``; a cell is a
+  number (floats formatted with floatfmt), a string (printed as it is, e.g. ``"0.12 ± 0.03"``) or null
+  (empty). ``<!-- w2s:grid -->`` in the README then receives that table (and its note). A name may be
+  written by one notebook only and may not shadow a built-in block.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from w2s.corpus.pairs import GROUPS
-from w2s.evaluation.report import markdown_table
+from w2s.evaluation.report import RESULTS_KEY, TABLE_NAME, check_results_table, markdown_table
 from w2s.utils.io import atomic_path
 
 
@@ -29,7 +50,9 @@ def load_run(run_dir) -> dict:
         summary = json.loads(path.read_text(encoding="utf-8"))
         return {nb["name"]: nb for nb in summary["notebooks"]}
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
-        raise ReadmeError(f"{path}: not a run summary written by `w2s notebooks` ({type(e).__name__}: {e})") from e
+        raise ReadmeError(
+            f"{path}: not a run summary written by `w2s notebooks` ({type(e).__name__}: {e})"
+        ) from e
 
 
 def _metrics(run: dict, name: str) -> dict:
@@ -57,7 +80,15 @@ def wav2sem_table(run: dict) -> str:
         rows.append([name, f"{m['parameters'][name] / 1e6:.1f} M", f"{m['train_minutes'][name]:.1f}",
                      f"{r['r@1']:.3f} (chance {r['chance_r@1']:.3f})", r["r@5"], f"{r['median_rank']:.1f}",
                      r["cosine_to_target"]])  # fmt: skip
-    headers = ["model", "parameters", "training minutes", "held-out R@1", "R@5", "median rank", "cosine to target"]
+    headers = [
+        "model",
+        "parameters",
+        "training minutes",
+        "held-out R@1",
+        "R@5",
+        "median rank",
+        "cosine to target",
+    ]
     return markdown_table(rows, headers)
 
 
@@ -73,7 +104,78 @@ def timing_table(run: dict) -> str:
     return markdown_table(rows, ["notebook", "minutes"])
 
 
-BLOCKS = {"coupling": coupling_table, "wav2sem": wav2sem_table, "plug": plug_table, "timing": timing_table}
+BLOCKS: dict[str, Callable[[dict], str]] = {
+    "coupling": coupling_table, "wav2sem": wav2sem_table, "plug": plug_table, "timing": timing_table,
+}  # fmt: skip
+TITLES = {
+    "coupling": "Coupling of near-homophones in speech encoders (notebook 01)",
+    "wav2sem": "Wav2Sem: held-out retrieval (notebook 02)",
+    "plug": "The plug: ABX error with F_s added to tiny HuBERT's frames (notebook 02)",
+    "timing": "Minutes per notebook",
+}
+
+
+def _builtin(run: dict, name: str) -> str:
+    try:
+        return BLOCKS[name](run)
+    except (KeyError, TypeError, ZeroDivisionError) as e:
+        raise ReadmeError(
+            f"results block {name!r}: the run's metrics lack what it needs ({type(e).__name__}: {e})"
+        ) from e
+
+
+def notebook_tables(run: dict) -> dict[str, tuple[str, str, str]]:
+    """{name: (notebook, title, markdown)} for every table the run's notebooks wrote under `results_tables`."""
+    found: dict[str, tuple[str, str, str]] = {}
+    for nb_name, nb in run.items():
+        tables = (nb.get("metrics") or {}).get(RESULTS_KEY) or {}
+        if not isinstance(tables, dict):
+            raise ReadmeError(f"{nb_name}: metrics.json's {RESULTS_KEY!r} must map table names to tables")
+        for name, spec in tables.items():
+            where = f"{nb_name}: metrics.json {RESULTS_KEY}.{name}"
+            if not isinstance(name, str) or not TABLE_NAME.match(name):
+                raise ReadmeError(f"{where}: table names are lower-case letters, digits, '_' and '-'")
+            if name in BLOCKS:
+                raise ReadmeError(f"{where}: {name!r} is a built-in block; choose another name")
+            if name in found:
+                raise ReadmeError(f"{where}: table {name!r} is also written by {found[name][0]}")
+            try:
+                check_results_table(spec, where)
+            except ValueError as e:
+                raise ReadmeError(str(e)) from e
+            table = markdown_table(spec["rows"], spec["headers"], spec.get("floatfmt", ".3f"))
+            if spec.get("note"):
+                table += f"\n\n{spec['note']}"
+            found[name] = (nb_name, spec["title"], table)
+    return found
+
+
+def table(run: dict, name: str) -> str:
+    """The markdown of block `name` (built in, or a notebook's own); ReadmeError if the run cannot fill it."""
+    if name in BLOCKS:
+        return _builtin(run, name)
+    tables = notebook_tables(run)
+    if name not in tables:
+        written = ", ".join(tables) or "none"
+        raise ReadmeError(f"no results table {name!r} in the run (built in: {', '.join(BLOCKS)}; "
+                          f"written by its notebooks: {written})")  # fmt: skip
+    return tables[name][2]
+
+
+def run_tables(run: dict) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """Every table this run can fill, for its report: ([(name, title, markdown)], [why a built-in one is missing])."""
+    tables, missing = [], []
+    for name in BLOCKS:
+        try:
+            tables.append((name, TITLES[name], _builtin(run, name)))
+        except ReadmeError as e:
+            missing.append(f"{name}: {e}")
+    tables += [(name, title, md) for name, (_, title, md) in notebook_tables(run).items()]
+    tables.sort(key=lambda t: t[0] == "timing")  # the timing table last
+    return tables, missing
+
+
+_BLOCK = re.compile(r"<!-- w2s:([\w-]+) -->\n")
 
 
 def update_readme(readme, run_dir) -> list[str]:
@@ -84,17 +186,20 @@ def update_readme(readme, run_dir) -> list[str]:
     except OSError as e:
         raise ReadmeError(f"cannot read {readme}: {e}") from e
     run = load_run(run_dir)
-    done = []
+    names = list(dict.fromkeys(_BLOCK.findall(text)))
+    if not names:
+        raise ReadmeError(f"{readme} has no <!-- w2s:NAME --> blocks (built-in names: {', '.join(BLOCKS)})")
     source = f"<!-- generated by `w2s readme {Path(run_dir).name}` -->\n"
-    for name, table in BLOCKS.items():
-        pattern = re.compile(rf"(<!-- w2s:{name} -->\n).*?(<!-- /w2s:{name} -->)", re.S)
+    for name in names:
+        pattern = re.compile(rf"(<!-- w2s:{re.escape(name)} -->\n).*?(<!-- /w2s:{re.escape(name)} -->)", re.S)
         found = pattern.search(text)
-        if found:
-            block = found.group(1) + source + table(run) + "\n" + found.group(2)
-            text = text[: found.start()] + block + text[found.end() :]
-            done.append(name)
-    if not done:
-        raise ReadmeError(f"{readme} has no <!-- w2s:NAME --> blocks (names: {', '.join(BLOCKS)})")
+        if not found:
+            raise ReadmeError(f"{readme}: block {name!r} has no closing <!-- /w2s:{name} --> marker")
+        try:
+            block = found.group(1) + source + table(run, name) + "\n" + found.group(2)
+        except ReadmeError as e:
+            raise ReadmeError(f"{readme}: block {name!r}: {e}") from e
+        text = text[: found.start()] + block + text[found.end() :]
     with atomic_path(readme) as tmp:
         Path(tmp).write_text(text, encoding="utf-8")
-    return done
+    return names

@@ -118,7 +118,8 @@ _LEVER_FIELDS = ("loss", "infonce_weight", "negatives", "ctc_weight", "pooling",
 def lever_rows(path) -> list[dict]:
     """The rows of a Wav2Sem lever sweep (``benchmarks/wav2sem_levers.py`` appends one JSON line per
     training) as table rows: what changed, held-out retrieval, the near-pair ABX error without -> with
-    the plug, and the training minutes at the load it ran under. A missing file gives no rows."""
+    the plug, and the training minutes (wall, and CPU where measured) at the threads and load it ran under.
+    A missing file gives no rows."""
     path = Path(path)
     if not path.is_file():
         return []
@@ -136,6 +137,7 @@ def lever_rows(path) -> list[dict]:
                    + (f", {levers}" if levers else ""),
             "R@1": r["r@1"], "R@5": r["r@5"], "median rank": r["median_rank"], "cosine": r["cosine_to_target"],
             "near ABX without → with": f"{r['abx_near_without']:.3f} → {r['abx_near']:.3f}",
-            "train min": r["train_minutes"], "load": r.get("load_average"),
+            "train min": r["train_minutes"], "CPU min": r.get("cpu_minutes"), "threads": r.get("threads"),
+            "load": r.get("load_average"),
         })  # fmt: skip
     return rows

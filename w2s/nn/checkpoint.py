@@ -23,13 +23,14 @@ Every error names the file and the problem; it is raised as the model's ``error_
 from __future__ import annotations
 
 import json
-import os
+import types
+import typing
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import ClassVar
 
 from w2s import __version__
-from w2s.utils.io import building_dir
+from w2s.utils.io import JSONFileError, building_dir, read_json
 
 FORMAT_VERSION = 1  # of the saved folder (config.json + model.safetensors)
 CONFIG_NAME = "config.json"
@@ -76,7 +77,51 @@ class Config:
                 f"{where}: unknown {cls.label()} config fields {unknown} (written by another w2s version?); "
                 f"known fields: {sorted(known)}"
             )
+        hints = typing.get_type_hints(cls)
+        for k, v in d.items():
+            if not _fits(v, hints.get(k, typing.Any)):
+                raise cls.error_class(
+                    f"{where}: {cls.label()} config field {k!r} must be {_hint_name(hints[k])}, got {json.dumps(v)}"
+                )
         return cls(**d)
+
+
+_JSON_OF = {int: "an integer", float: "a number", str: "a string", bool: "true or false", type(None): "null"}
+
+
+def _hint_name(hint) -> str:
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (tuple, list):
+        return "a list"
+    if args:
+        return " or ".join(_hint_name(a) for a in args if a is not Ellipsis)
+    return _JSON_OF.get(hint, getattr(hint, "__name__", str(hint)))
+
+
+def _fits(value, hint) -> bool:
+    """Does a JSON value fit a config field's annotation (int, float, str, bool, None, tuples, unions)?"""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is typing.Any or isinstance(hint, typing.TypeVar):
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, a) for a in args)
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            return False
+        if Ellipsis in args or len(args) <= 1:  # tuple[int, ...], list[int]
+            return not args or all(_fits(v, args[0]) for v in value)
+        return len(value) == len(args) and all(_fits(v, a) for v, a in zip(value, args))
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is type(None) or hint is None:
+        return value is None
+    if isinstance(hint, type):
+        return isinstance(value, hint)
+    return True  # annotations this check does not model (Literal, dict, ...) are left to the config
 
 
 # ---------------------------------------------------------------------------------------------
@@ -134,12 +179,9 @@ def read_meta(folder: Path, error: type[Exception] = CheckpointError) -> dict:
     if not path.is_file():
         raise error(f"{folder} is not a w2s checkpoint: no {CONFIG_NAME}")
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise error(f"{path}: unreadable JSON ({e})") from e
-    if not isinstance(meta, dict):
-        raise error(f"{path}: expected a JSON object, got {type(meta).__name__}")
-    return meta
+        return read_json(path, "checkpoint config", kind=dict)
+    except JSONFileError as e:
+        raise error(f"{path}: unreadable JSON ({e.reason})") from None
 
 
 def _marker_of(folder: Path) -> str | None:
@@ -201,7 +243,6 @@ class CheckpointMixin:
         with building_dir(folder) as tmp:
             save_file(state, str(tmp / WEIGHTS_NAME), metadata={"format": "pt", "w2s_class": marker})
             (tmp / CONFIG_NAME).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-            os.chmod(tmp, 0o755)
         return folder
 
     @classmethod

@@ -243,6 +243,7 @@ def train_wav2sem(
     on_log=None,
     resume: bool = True,
     host=None,
+    force: bool = False,
 ):
     """Train one Wav2Sem on (audio, text) pairs; save it with save_pretrained into out_dir/model.
 
@@ -316,8 +317,11 @@ def train_wav2sem(
     def eval_fn(m):
         return evaluate(m.predict(val_inputs), targets[va], val_texts)
 
+    data = key_of([[str(p) for p in audio_paths], list(texts), host.identity if host is not None else None])
+    fit_recipe = {"wav2sem": {k: v for k, v in _recipe_json(recipe).items() if k != "train"},
+                  "text_model": text_model.identity, "data": data}  # a checkpoint of another recipe is refused
     hist: History = fit(model, train_set, collate, step_fn, recipe.train, out_dir=out_dir / "train",
-                        eval_fn=eval_fn, resume=resume, on_log=on_log)  # fmt: skip
+                        eval_fn=eval_fn, resume=resume, on_log=on_log, recipe=fit_recipe, force=force)  # fmt: skip
     model.save_pretrained(out_dir / "model")
     meta = {"recipe": _recipe_json(recipe), "text_model": text_model.identity, "n_train": len(tr), "n_val": len(va),
             "history": hist.to_json(), "val": hist.evals[-1] if hist.evals else None,

@@ -52,6 +52,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from w2s.data.audio import validate_audio
 from w2s.data.batch import as_mask, pad, prefix_lengths
 from w2s.encoders import conv_frames, receptive_field
 from w2s.nn.checkpoint import CheckpointMixin
@@ -265,8 +266,9 @@ class Wav2Sem(nn.Module, CheckpointMixin):
         out = []
         try:
             for s in range(0, len(inputs), batch_size):
-                chunk = [np.asarray(x, dtype=np.float32) for x in inputs[s : s + batch_size]]
-                x, m = pad([c.reshape(-1) for c in chunk] if flat else chunk)  # (B, N) | (B, T, D)
+                chunk = [validate_audio(x, f"inputs[{s + i}]") if flat else np.asarray(x, dtype=np.float32)
+                         for i, x in enumerate(inputs[s : s + batch_size])]  # fmt: skip
+                x, m = pad(chunk)  # (B, N) | (B, T, D)
                 out.append(self(x.to(dev), m.to(dev)).float().cpu().numpy())
         finally:
             self.train(was_training)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from w2s.utils.io import atomic_path
+from w2s.utils.runtime import progress
 from w2s.viz.checks import check_faces, check_mesh, check_sequence
 
 _LIGHT = np.array([0.25, 0.35, 1.0]) / np.linalg.norm([0.25, 0.35, 1.0])
@@ -197,13 +198,15 @@ def _encode(cmd: list[str], frames: Iterable[np.ndarray], log_path: str, where: 
 
 
 def render_video(
-    path, sequence, faces, fps: float = 30, audio=None, sr: int = 16000, size: tuple[int, int] = (384, 384)
+    path, sequence, faces, fps: float = 30, audio=None, sr: int = 16000, size: tuple[int, int] = (384, 384),
+    desc: str | None = None,
 ) -> Path:
     """Render a vertex sequence (T, V, 3) to an H.264 (yuv420p) mp4, with the audio muxed in as AAC.
 
     The output lasts exactly T / fps seconds with all T frames: longer audio is cut, shorter audio is
     padded with silence. `size` is (width, height), both even. The file appears only when the encode
-    succeeded; on any failure no output or temporary file is left behind.
+    succeeded; on any failure no output or temporary file is left behind. `desc`: show a progress bar
+    (w2s.utils.runtime.progress) with this label while the frames render.
     """
     path = Path(path)
     where = f"render_video({path})"
@@ -223,5 +226,7 @@ def render_video(
             wav = os.path.join(scratch, "audio.wav")
             soundfile.write(wav, np.clip(audio, -1.0, 1.0), int(sr), subtype="PCM_16")
         frames = (_render_frame(v.astype(np.float64), faces, cam) for v in seq)
+        if desc:
+            frames = progress(frames, total=len(seq), desc=desc, unit="frame")
         _encode(_ffmpeg_command(str(tmp), width, height, fps, wav), frames, os.path.join(scratch, "ffmpeg.log"), where)
     return path

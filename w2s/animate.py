@@ -1,0 +1,313 @@
+"""Any wav -> a talking head: ``w2s animate IN.wav --host H --out OUT.mp4``.
+
+    result = animate("me.wav", "faceformer", "me.mp4", semantic="wav2sem", npy=True, meshes="ply")
+
+The input is read at any sample rate and channel count (:func:`w2s.data.audio.load_audio` resamples it
+to the models' 16 kHz mono with soxr); the mp4 carries the original audio. A trained decoder run
+folder (``w2s decoder train --out DIR``) gives the host, its F_p encoder and its F_s source (the
+Wav2Sem it was trained with, or the text model for ``oracle_text``, which needs ``text``); without
+``model`` the newest finished run of that host and semantic source under ``data/models/`` is used
+(seed 0 first), and when there is none the error names the command that trains one.
+
+Long inputs are generated in windows of ``chunk_s`` seconds overlapping by ``overlap_s``, blended
+linearly across each overlap. Every host takes any length (no 600-frame cap; 3,000 frames of the tiny
+FaceFormer take seconds), but the hosts learned from sentences of a few seconds and Wav2Sem's F_s is
+one vector per *sentence*: a window per few seconds gives each stretch of speech its own F_s, keeps
+autoregressive drift short, and drives the progress bar. ``chunk_s=0`` generates in one pass.
+
+Outputs appear only when everything succeeded: the mp4 (H.264 + AAC, :func:`w2s.viz.render.render_video`),
+with ``npy`` the vertices (T, V, 3) float32 beside it (``OUT.npy``), with ``meshes`` one OBJ or PLY per
+frame in ``OUT_obj/`` or ``OUT_ply/`` (:func:`w2s.viz.mesh_io.export_mesh`, vertex order kept).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import warnings
+from contextlib import ExitStack
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from w2s import decoders
+from w2s.corpus.face import n_frames_for
+from w2s.data.audio import SAMPLE_RATE, AudioError, audio_info, load_audio
+from w2s.data.files import load_faces, load_templates
+from w2s.data.spec import read_json, spec_from_folder
+from w2s.decoders.inputs import Clip
+from w2s.decoders.training import RUN_FILE, dataset_of, recipe_of
+from w2s.encoders import align_to_fps
+from w2s.evaluation.decoders import generate_clips, load_trained
+from w2s.utils.io import OutputError, atomic_path, building_dir
+from w2s.utils.paths import data_dir
+from w2s.utils.runtime import progress
+from w2s.viz.mesh_io import export_mesh
+from w2s.viz.render import render_video
+
+SEMANTICS = ("none", "wav2sem", "oracle_text")
+MESH_FORMATS = ("obj", "ply")
+CHUNK_S = 8.0  # seconds per generation window (0: one pass)
+OVERLAP_S = 1.0  # seconds two windows share, blended linearly
+
+
+class AnimateError(ValueError):
+    """A bad request to ``w2s animate``; the message names the option or file and the problem."""
+
+
+# ---------------------------------------------------------------------------------------------
+# which decoder
+
+
+def models_dir() -> Path:
+    """Where trained models live (``data/models/``, or ``$W2S_DATA_DIR/models``)."""
+    return data_dir() / "models"
+
+
+def find_model(host: str, semantic: str, root=None) -> Path | None:
+    """The newest finished decoder run of `host` with `semantic` under `root` (default :func:`models_dir`),
+    seed 0 first; None when there is none."""
+    found = []
+    for run in sorted(Path(root or models_dir()).rglob(RUN_FILE)):
+        try:
+            rec = json.loads(run.read_text(encoding="utf-8"))
+            recipe = rec["recipe"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not a readable run record: not a candidate
+        if rec.get("finished") and recipe.get("host") == host and recipe.get("semantic") == semantic:
+            found.append((recipe.get("seed") != 0, -run.stat().st_mtime, run.parent))
+    return min(found)[2] if found else None
+
+
+def train_command(host: str, semantic: str) -> str:
+    """The command that trains the decoder :func:`find_model` looks for."""
+    corpus = data_dir() / "corpus" / "synthtalk-default-seed0"
+    out = models_dir() / "decoders" / f"{host}-{semantic}-seed0"
+    sem = f" --semantic {semantic}" + (" --wav2sem W2S_DIR" if semantic == "wav2sem" else "")
+    return f"w2s decoder train --host {host}{sem} --corpus {corpus} --out {out}"
+
+
+def resolve_model(host: str, semantic: str | None, model=None) -> Path:
+    """The run folder to use: `model` (checked to hold a `host` decoder), else :func:`find_model`'s."""
+    if host not in decoders.names():
+        raise AnimateError(f"--host: unknown host {host!r}; choose one of {', '.join(decoders.names())}")
+    if semantic is not None and semantic not in SEMANTICS:
+        raise AnimateError(f"--semantic must be one of {', '.join(SEMANTICS)}, got {semantic!r}")
+    if model is not None:
+        return Path(model)
+    for sem in (semantic,) if semantic else ("wav2sem", "none"):
+        found = find_model(host, sem)
+        if found is not None:
+            return found
+    sem = semantic or "wav2sem"
+    raise AnimateError(f"no trained {host} decoder (semantic {sem}) under {models_dir()}; train one with "
+                       f"`{train_command(host, sem)}` or pass --model DIR")  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# inputs and outputs
+
+
+def _read_audio(path) -> tuple[np.ndarray, np.ndarray, int, list[str]]:
+    """(16 kHz mono for the model, the file's own samples (N, C) for the mp4, its rate, notes)."""
+    import soundfile as sf
+
+    n, sr, channels = audio_info(path)  # AudioError: missing, not audio
+    if n == 0:
+        raise AudioError(f"audio file {path} is empty (0 samples)")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        audio = load_audio(path)
+    original, _ = sf.read(str(path), dtype="float32", always_2d=True)
+    return audio, original, sr, [str(w.message) for w in caught]
+
+
+def output_paths(out, npy: bool = False, meshes: str | None = None) -> dict[str, Path]:
+    """{"video", "npy"?, "meshes"?}: OUT.mp4, OUT.npy, OUT_obj/ (or OUT_ply/), checked writable."""
+    out = Path(out)
+    if out.suffix.lower() != ".mp4":
+        raise AnimateError(f"--out {out} must end in .mp4")
+    if meshes is not None and meshes not in MESH_FORMATS:
+        raise AnimateError(f"mesh format must be one of {MESH_FORMATS}, got {meshes!r}")
+    paths = {"video": out}
+    if npy:
+        paths["npy"] = out.with_suffix(".npy")
+    if meshes:
+        paths["meshes"] = out.with_name(f"{out.stem}_{meshes}")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"cannot write {out}: folder {parent} does not exist")
+    for key, p in paths.items():
+        if key != "meshes" and p.is_dir():
+            raise OutputError(f"cannot write {p}: it is a folder")
+    return paths
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"384x384"`` -> (384, 384): the video's width and height, even numbers >= 16 (H.264 yuv420p)."""
+    w, sep, h = str(text).lower().partition("x")
+    if not (sep and w.strip().isdigit() and h.strip().isdigit()):
+        raise AnimateError(f"--size must look like WIDTHxHEIGHT (e.g. 384x384), got {text!r}")
+    size = (int(w), int(h))
+    if min(size) < 16 or size[0] % 2 or size[1] % 2:
+        raise AnimateError(f"--size: width and height must be even numbers >= 16, got {text!r}")
+    return size
+
+
+def windows(n_frames: int, chunk: int, overlap: int) -> list[tuple[int, int]]:
+    """[start, end) frame windows of `chunk` frames covering `n_frames`, consecutive ones sharing at least
+    `overlap` frames (the last one ends at `n_frames`); one window when `chunk` is 0 or covers everything."""
+    if chunk <= 0 or n_frames <= chunk:
+        return [(0, n_frames)]
+    if not 0 <= overlap < chunk:
+        raise AnimateError(f"the overlap ({overlap} frames) must be shorter than a window ({chunk} frames)")
+    starts = list(range(0, n_frames - chunk, chunk - overlap)) + [n_frames - chunk]
+    return [(s, s + chunk) for s in starts]
+
+
+def blend_weights(win: list[tuple[int, int]], n_frames: int) -> list[np.ndarray]:
+    """Per window, (len,) weights rising linearly over its overlap with the previous window and falling
+    over its overlap with the next; with the other windows' they sum to 1 at every frame."""
+    out = []
+    for k, (s, e) in enumerate(win):
+        t = np.arange(s, e) + 0.5
+        w = np.ones(e - s)
+        if k > 0 and win[k - 1][1] > s:  # rise across [s, end of the previous window)
+            w = np.minimum(w, (t - s) / (win[k - 1][1] - s))
+        if k + 1 < len(win) and win[k + 1][0] < e:  # fall across [start of the next window, e)
+            w = np.minimum(w, (e - t) / (e - win[k + 1][0]))
+        out.append(w)
+    total = np.zeros(n_frames)
+    for (s, e), w in zip(win, out, strict=True):
+        total[s:e] += w
+    return [w / total[s:e] for (s, e), w in zip(win, out, strict=True)]
+
+
+# ---------------------------------------------------------------------------------------------
+# the command
+
+
+def animate(wav, host: str, out, semantic: str | None = None, model=None, subject: str | None = None,
+            npy: bool = False, meshes: str | None = None, text: str | None = None, chunk_s: float = CHUNK_S,
+            overlap_s: float = OVERLAP_S, size: tuple[int, int] = (384, 384), on_note=None) -> dict:  # fmt: skip
+    """Animate `wav` with a trained `host` decoder into `out` (an .mp4); see the module docstring.
+
+    subject: a training subject's name or index (its speaking style and face), or another subject of the
+    training dataset's templates (its face, no style: an unseen speaker); default the first training
+    subject. text: the transcript, for an ``oracle_text`` decoder. on_note(str): told what was converted.
+    Returns what was written, the sizes, and the seconds each stage took."""
+    t0 = time.perf_counter()
+    paths = output_paths(out, npy, meshes)
+    size = parse_size("x".join(map(str, size)))
+    folder = resolve_model(host, semantic, model)
+    if not (chunk_s >= 0 and overlap_s >= 0 and math.isfinite(chunk_s) and math.isfinite(overlap_s)):
+        raise AnimateError(f"--chunk and --overlap must be seconds >= 0, got {chunk_s} and {overlap_s}")
+    if chunk_s > 0 and overlap_s >= chunk_s:
+        raise AnimateError(f"--overlap ({overlap_s} s) must be shorter than --chunk ({chunk_s} s)")
+    _check_run(folder, host, semantic, text)
+    audio, original, sr, notes = _read_audio(wav)  # before any model loads: a bad file fails fast
+    net, record, encoder, sem = load_trained(folder)
+    recipe = recipe_of(record)
+    root = Path(record["data"]["root"])
+    k_data, spec = dataset_of(record, root)
+    spec = spec or spec_from_folder(root)
+    templates = load_templates(root / "templates.pkl")
+    train = spec.train_subjects
+    name, index = _subject(subject, train, templates)
+    template = torch.from_numpy(np.ascontiguousarray(templates[name], dtype=np.float32))
+    n_vertices = net.config.n_vertices if k_data == 0 else net.config.extra_vertices[k_data - 1]
+    if template.shape[0] != n_vertices:
+        raise AnimateError(f"{root / 'templates.pkl'}: {name}'s template has {template.shape[0]} vertices, "
+                           f"the decoder makes {n_vertices}")  # fmt: skip
+    faces = load_faces(root / "faces.npy", n_vertices) if (root / "faces.npy").is_file() else None
+    if faces is None:
+        raise AnimateError(f"{root} has no faces.npy: the triangles to render {name}'s mesh with")
+    for n in notes if on_note else ():
+        on_note(n)
+
+    fps = float(spec.fps)
+    n_frames = n_frames_for(len(audio) / SAMPLE_RATE, fps)
+    per_frame = SAMPLE_RATE / fps
+    padded = np.concatenate([audio, np.zeros(max(0, round(n_frames * per_frame) - len(audio)), np.float32)])
+    win = windows(n_frames, round(chunk_s * fps), round(overlap_s * fps))
+    weights = blend_weights(win, n_frames)
+    stochastic = bool(getattr(net, "stochastic", False))
+    kwargs = {"seed": 0} if stochastic else {}
+    verts = np.zeros((n_frames, n_vertices, 3), np.float32)
+    t1 = time.perf_counter()
+    for (s, e), w in progress(list(zip(win, weights, strict=True)), desc="animate", unit="window"):
+        piece = padded[round(s * per_frame) : round(e * per_frame)]
+        clip = _clip(
+            piece, e - s, fps, encoder, sem, text, recipe.finetune_encoder, name, index, template, k_data
+        )
+        verts[s:e] += w[:, None, None].astype(np.float32) * generate_clips(net, [clip], None, 1, **kwargs)[0]
+    t_generate = time.perf_counter() - t1
+
+    t2 = time.perf_counter()
+    with ExitStack() as stack:
+        video = stack.enter_context(atomic_path(paths["video"]))
+        npy_tmp = stack.enter_context(atomic_path(paths["npy"])) if npy else None
+        mesh_tmp = stack.enter_context(building_dir(paths["meshes"])) if meshes else None
+        render_video(video, verts, faces, fps, audio=original, sr=sr, size=size, desc="render")
+        t_render = time.perf_counter() - t2
+        if npy_tmp is not None:
+            with open(npy_tmp, "wb") as f:
+                np.save(f, verts, allow_pickle=False)
+        if mesh_tmp is not None:
+            digits = len(str(n_frames - 1))
+            for t in progress(range(n_frames), desc=f"{meshes} files", unit="frame"):
+                export_mesh(mesh_tmp / f"frame_{t:0{digits}d}.{meshes}", verts[t], faces)
+    return {"paths": {k: str(v) for k, v in paths.items()}, "model": str(folder), "host": host,
+            "semantic": recipe.semantic, "subject": name, "subject_index": index, "fps": fps, "n_frames": n_frames,
+            "n_vertices": n_vertices, "audio_seconds": len(audio) / SAMPLE_RATE, "input_sample_rate": sr,
+            "input_channels": int(original.shape[1]), "windows": len(win), "notes": notes,
+            "seconds": {"generate": round(t_generate, 2), "render": round(t_render, 2),
+                        "total": round(time.perf_counter() - t0, 2)}}  # fmt: skip
+
+
+def _check_run(folder: Path, host: str, semantic: str | None, text: str | None) -> None:
+    """The run record (``decoder_run.json`` in `folder` or above its ``model/``) agrees with the request."""
+    run = next((f / RUN_FILE for f in (folder, folder.parent) if (f / RUN_FILE).is_file()), None)
+    if run is None:
+        return  # load_trained says what is missing
+    recipe = read_json(run, "decoder run record").get("recipe") or {}
+    if recipe.get("host") != host:
+        raise AnimateError(f"--model {folder} holds a {recipe.get('host')} decoder, not --host {host}")
+    if semantic is not None and recipe.get("semantic") != semantic:
+        raise AnimateError(
+            f"--model {folder} was trained with --semantic {recipe.get('semantic')}, not {semantic}"
+        )
+    if recipe.get("semantic") == "oracle_text" and not (text and text.strip()):
+        raise AnimateError(f"--model {folder} reads the transcript's text vector (oracle_text): pass --text")
+
+
+def _subject(subject: str | None, train: list[str], templates: dict) -> tuple[str, int]:
+    """(subject name, its training identity or -1) for --subject: a name or a training index."""
+    if subject is None:
+        if not train:
+            raise AnimateError("the decoder's dataset has no training subjects; pass --subject")
+        return train[0], 0
+    s = str(subject)
+    if s.isdigit() and int(s) < len(train):
+        return train[int(s)], int(s)
+    if s in train:
+        return s, train.index(s)
+    if s in templates:
+        return s, -1  # a speaker the decoder never trained on: its face, no style
+    raise AnimateError(f"--subject: unknown subject {s!r}; training subjects: {', '.join(train)} "
+                       f"(or an index 0..{len(train) - 1})")  # fmt: skip
+
+
+def _clip(audio: np.ndarray, n_frames: int, fps: float, encoder, sem, text, own_encoder: bool, subject: str,
+          index: int, template: torch.Tensor, dataset: int) -> Clip:  # fmt: skip
+    """One window as a decoder clip: F_p from the trained encoder (or the audio, for a host that runs its
+    own), F_s from the trained source; no ground truth (the template stands in for the vertex count)."""
+    F_p = None
+    if not own_encoder:
+        F_p = torch.from_numpy(align_to_fps(encoder.encode(audio), encoder.rate, fps, n_frames))
+    F_s = sem.vectors([audio], [text], ["animate"])
+    return Clip("animate", subject, index, template, template.expand(n_frames, -1, -1), F_p,
+                None if F_s is None else torch.from_numpy(np.ascontiguousarray(F_s[0])), fps, text, None,
+                torch.from_numpy(audio) if own_encoder else None, dataset)  # fmt: skip
