@@ -25,6 +25,7 @@ def test_probe_with_semantics_uses_the_sentence_vector():
     assert r["with"]["n_test"] == r["without"]["n_test"] == 12 * 20
     assert r["without"]["accuracy"] < 0.5 and r["with"]["accuracy"] > 0.95
     assert r["with"]["frame_error_rate"] == pytest.approx(1 - r["with"]["accuracy"])
+    assert probe_with_semantics(F_p, F_s, 50.0, alignments, ["S1", "S2"], seed=0, without=r["without"]) == r
 
 
 def test_lever_rows(tmp_path):

@@ -212,19 +212,22 @@ def plug_coupling(F_p: dict[str, np.ndarray], rate_hz: float, alignments: dict[s
 
 
 def probe_with_semantics(F_p: dict[str, np.ndarray], F_s: dict[str, np.ndarray], rate_hz: float,
-                         alignments: dict[str, dict], train_subjects, seed: int = 0, max_train: int = 20000) -> dict:  # fmt: skip
+                         alignments: dict[str, dict], train_subjects, seed: int = 0, max_train: int = 20000,
+                         without: dict | None = None) -> dict:  # fmt: skip
     """The paper's phoneme-recognition check, on our probe: the phonetic probe on the host frames alone
     ("without") and with each utterance's sentence vector fused ("with").
 
     A plug F_d = W_out (W_s F_s + F_p) read by a linear probe is linear in the concatenation [F_p, F_s],
     so the probe trained on [F_p, F_s] *is* the plug trained jointly with the probe (up to the probe's
     standardisation and regularisation). Same frames, speakers and split both ways; the frame error rate
-    is 1 - accuracy.
+    is 1 - accuracy. `without`: the "without" result of an earlier call on the same F_p (not recomputed).
     """
     fused = {s: np.hstack([F, np.broadcast_to(np.asarray(F_s[s], np.float32), (len(F), len(F_s[s])))])
              for s, F in F_p.items()}  # fmt: skip
-    out = {}
+    out = {} if without is None else {"without": without}
     for name, feats in (("without", F_p), ("with", fused)):
+        if name in out:
+            continue
         X, y, subjects = frame_phoneme_dataset(feats, rate_hz, alignments)
         r = linear_probe(X, y, np.isin(subjects, list(train_subjects)), seed=seed, max_train=max_train)
         out[name] = {**r, "frame_error_rate": 1.0 - r["accuracy"]}

@@ -128,11 +128,11 @@ def collate(items):
     """inputs (B, N) audio or (B, T, D) features, zero-padded; their (B, N | T) bool mask; targets (B, D);
     sentence indices (B,); phoneme ids (B, L) zero-padded and their lengths (B,) (0: no CTC target)."""
     x, mask = pad([it[0] for it in items])
-    phones = [list(it[3]) if len(it) > 3 else [] for it in items]
+    phones = [list(it[3]) for it in items]
     ids = torch.zeros(len(items), max(1, max(len(p) for p in phones)), dtype=torch.long)
     for b, p in enumerate(phones):
         ids[b, : len(p)] = torch.as_tensor(p, dtype=torch.long)
-    labels = torch.as_tensor([it[2] if len(it) > 2 else b for b, it in enumerate(items)], dtype=torch.long)
+    labels = torch.as_tensor([it[2] for it in items], dtype=torch.long)
     return (
         x,
         mask,
@@ -261,9 +261,8 @@ def train_wav2sem(
     uniq = sorted({texts[i] for i in tr})
     row = {t: k for k, t in enumerate(uniq)}
     labels = [row[texts[i]] for i in tr]
-    bank = torch.as_tensor(
-        np.stack([targets[tr][labels.index(k)] for k in range(len(uniq))]), dtype=torch.float32
-    )
+    first = {k: i for i, k in reversed(list(zip(tr, labels)))}  # sentence row -> its first training utterance
+    bank = torch.as_tensor(targets[[first[k] for k in range(len(uniq))]], dtype=torch.float32)  # (K, D)
     center = bank.mean(0) if recipe.center_targets else None  # (D,)
     vocab, phones = None, None
     if recipe.ctc_weight > 0:
