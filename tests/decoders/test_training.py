@@ -100,6 +100,11 @@ def test_evaluate_against_the_baseline(smoke_corpus, tmp_path):
     res = evaluate_decoder(tmp_path / "m")
     assert res["conditions"] == list(range(8)) and len(res["per_condition"]) == 8  # unseen: every training style
     assert res["metrics"]["lve"] == pytest.approx(np.mean([p["lve"] for p in res["per_condition"]]))
+    clips = res["per_clip"]  # each clip alone, mean over conditions: frame-weighted, they give the pooled LVE
+    n = np.array([len(FaceDataset(smoke_corpus, "test").load_vertices(i)) for i in range(len(clips["stem"]))])
+    assert clips["stem"] == FaceDataset(smoke_corpus, "test").stems
+    assert np.dot(clips["lve"], n) / n.sum() == pytest.approx(res["metrics"]["lve"], rel=1e-6)
+    assert len(clips["homophone_lve"]) == len(n) and np.isfinite(clips["homophone_lve"]).any()
     one = evaluate_decoder(tmp_path / "m", conditions=2, with_baseline=False)
     assert one["conditions"] == [2] and one["metrics"]["lve"] == pytest.approx(res["per_condition"][2]["lve"])
 

@@ -103,6 +103,8 @@ class Decoder(nn.Module, CheckpointMixin):
     # offline, and with the real models (the paper's choice per host)
     offline_encoder: ClassVar[str] = "tiny-hubert"
     real_encoder: ClassVar[str] = "facebook/wav2vec2-base-960h"
+    family: ClassVar[str] = ""  # the kind of model, e.g. "diffusion": one word or two for notebook 03's table
+    plug_site: ClassVar[str] = ""  # where this host calls read_audio: one line for notebook 03's table
 
     def __init__(self, config: DecoderConfig):
         super().__init__()

@@ -118,6 +118,8 @@ class CodeTalkerConfig(DecoderConfig, VQStage1Config):
 @register("codetalker")
 class CodeTalker(Decoder):
     config_class = CodeTalkerConfig
+    family: ClassVar[str] = "VQ codebook + autoregressive"
+    plug_site: ClassVar[str] = "F_d (W_out = audio_feature_map) is the stage-2 transformer decoder's cross-attention memory; its output is snapped to the frozen stage-1 codebook"  # fmt: skip
     train_recipes: ClassVar[dict] = {
         "paper": dict(
             epochs=100, batch_size=1, lr=1e-4, weight_decay=0.0, warmup_steps=0

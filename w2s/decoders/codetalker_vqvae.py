@@ -49,6 +49,7 @@ from w2s.data.batch import pad
 from w2s.nn.checkpoint import CheckpointMixin, Config
 from w2s.train import TrainConfig, fit
 from w2s.utils.hashing import key_of, sha256_tensors
+from w2s.utils.io import output_lock
 
 
 class VQVAEError(ValueError):
@@ -339,18 +340,26 @@ def load_or_train_vqvae(offsets: list[torch.Tensor], config: VQVAEConfig, seed: 
     )
     key = key_of({"data": data, "config": config.to_dict(), "recipe": recipe})
     folder = Path(cache_dir) / f"codetalker-vqvae-{key}" if cache_dir is not None else None
-    if folder is not None and (folder / "model.safetensors").is_file():
-        model = VQVAE.from_pretrained(folder)
-        model.record = {"vqvae": str(folder), "cached": True}
-        return model
+    if folder is None:
+        return _train_vqvae(offsets, config, None, recipe, device)
+    with output_lock(folder, wait=True, what="trained"):  # a process training the same stage 1: wait, then load
+        if (folder / "model.safetensors").is_file():
+            model = VQVAE.from_pretrained(folder)
+            model.record = {"vqvae": str(folder), "cached": True}
+            return model
+        return _train_vqvae(offsets, config, folder, recipe, device)
+
+
+def _train_vqvae(offsets, config: VQVAEConfig, folder: Path | None, recipe: dict, device) -> VQVAE:
+    seed, steps = recipe["seed"], recipe["steps"]
     torch.manual_seed(seed)
     model = VQVAE(config)
-    if zero_init_output:  # start from the template: offsets are ~1 mm, the default init outputs ~10 cm
+    if recipe["zero_init_output"]:  # start from the template: offsets are ~1 mm, the default init outputs ~10 cm
         nn.init.zeros_(model.vertice_map_reverse.weight)
         nn.init.zeros_(model.vertice_map_reverse.bias)
-    cfg = TrainConfig(max_steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                      warmup_steps=warmup_steps, eval_every=0, checkpoint_every=10**9, log_every=max(1, steps // 10),
-                      seed=seed)  # fmt: skip
+    cfg = TrainConfig(max_steps=steps, batch_size=recipe["batch_size"], lr=recipe["lr"],
+                      weight_decay=recipe["weight_decay"], warmup_steps=recipe["warmup_steps"], eval_every=0,
+                      checkpoint_every=10**9, log_every=max(1, steps // 10), seed=seed)  # fmt: skip
     items = [torch.as_tensor(o, dtype=torch.float32) for o in offsets]
     t0 = time.perf_counter()
     hist = fit(model, items, pad, train_step, cfg, device=device, resume=False)

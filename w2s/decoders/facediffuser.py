@@ -130,6 +130,9 @@ class FaceDiffuserConfig(DecoderConfig):
 @register("facediffuser")
 class FaceDiffuser(Decoder):
     config_class = FaceDiffuserConfig
+    family: ClassVar[str] = "diffusion"
+    real_encoder: ClassVar[str] = "facebook/hubert-base-ls960"  # the original: HuBERT-base (fine-tuned there)
+    plug_site: ClassVar[str] = "F_d (W_out = cond_projection) is the GRU denoiser's audio condition beside x_t and t, computed once per clip, not per denoising step"  # fmt: skip
     stochastic: ClassVar[bool] = True
     train_recipes: ClassVar[dict] = {  # paper: the original's lr, batch, epochs; tiny: measured (see tiny())
         "paper": dict(epochs=50, batch_size=1, lr=1e-4, weight_decay=0.0, warmup_steps=0),

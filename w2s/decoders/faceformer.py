@@ -102,6 +102,8 @@ class FaceFormerConfig(DecoderConfig):
 @register("faceformer")
 class FaceFormer(Decoder):
     config_class = FaceFormerConfig
+    family: ClassVar[str] = "autoregressive transformer"
+    plug_site: ClassVar[str] = "F_d (W_out = audio_feature_map) is the transformer decoder's cross-attention memory: frame t attends to F_d[t]"  # fmt: skip
     train_recipes: ClassVar[dict] = {
         "paper": dict(epochs=100, batch_size=1, lr=1e-4, weight_decay=0.0, warmup_steps=0),
         "tiny": dict(max_steps=150, batch_size=16, lr=3e-3, weight_decay=0.0, warmup_steps=5),

@@ -134,6 +134,8 @@ class LGLDMConfig(DecoderConfig, VQStage1Config):
 @register("lgldm")
 class LGLDM(Decoder):
     config_class = LGLDMConfig
+    family: ClassVar[str] = "latent diffusion"
+    plug_site: ClassVar[str] = "F_d (W_out = audio_extract's first Linear) + the step embedding is the latent denoiser's cross-attention memory, computed once per clip, not per step"  # fmt: skip
     stochastic: ClassVar[bool] = True
     real_encoder: ClassVar[str] = "facebook/hubert-large-ls960-ft"
     train_recipes: ClassVar[dict] = {

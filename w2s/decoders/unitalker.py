@@ -137,6 +137,8 @@ class PCALayer(nn.Module):
 @register("unitalker")
 class UniTalker(Decoder):
     config_class = UniTalkerConfig
+    family: ClassVar[str] = "multi-dataset regression"
+    plug_site: ClassVar[str] = "F_d (W_out = audio_feature_map) is concatenated with the identity embedding before the residual Conv1d stack, one pass per clip"  # fmt: skip
     multi_dataset: ClassVar[bool] = True  # trains across datasets: w2s decoder train --joint
     offline_encoder: ClassVar[str] = "tiny-hubert"
     real_encoder: ClassVar[str] = "microsoft/wavlm-base-plus"  # UniTalker-B

@@ -131,6 +131,8 @@ def vertex_losses(
 @register("voca")
 class VOCA(Decoder):
     config_class = VOCAConfig
+    family: ClassVar[str] = "regression (per-frame temporal convs)"
+    plug_site: ClassVar[str] = "F_d replaces the recogniser logits: each frame's 16-frame window of F_d enters BatchNorm and the temporal conv encoder"  # fmt: skip
     offline_encoder: ClassVar[str] = "phonemes:tiny-hubert"  # frame phoneme logits (w2s.encoders.recogniser)
     real_encoder: ClassVar[str] = (
         "ctc:facebook/wav2vec2-base-960h"  # CTC character logits (DeepSpeech's role)

@@ -31,7 +31,7 @@ from w2s.decoders.base import DecoderError
 from w2s.decoders.inputs import Clip, SemanticSource, collate, load_clips
 from w2s.decoders.training import dataset_of, load_run, recipe_of
 from w2s.encoders import load_encoder
-from w2s.evaluation.metrics import evaluate
+from w2s.evaluation.metrics import evaluate, homophone_lve, lve, mve
 from w2s.evaluation.minimal_pairs import clip_counterfactuals, corpus_counterfactuals, minimal_pair_accuracy
 
 
@@ -63,6 +63,17 @@ def _mean_words(runs: list[list[dict]]) -> list[dict]:
             if r.get(key) is not None:
                 r[key] = float(np.mean([x[key] for x in recs]))
         out.append(r)
+    return out
+
+
+def per_clip_metrics(preds, gts, lips, spans: list | None, fps: float) -> dict[str, list[float]]:
+    """LVE, MVE and homophone-LVE of each clip alone (``nan`` where a clip says no pair word): what a paired
+    test compares, clip by clip."""
+    out = {"lve": [lve([p], [g], lips) for p, g in zip(preds, gts, strict=True)],
+           "mve": [mve([p], [g]) for p, g in zip(preds, gts, strict=True)]}  # fmt: skip
+    if spans is not None:
+        out["homophone_lve"] = [homophone_lve([p], [g], lips, [s], fps) if s else float("nan")
+                                for p, g, s in zip(preds, gts, spans, strict=True)]  # fmt: skip
     return out
 
 
@@ -160,7 +171,7 @@ def evaluate_decoder(folder, root=None, split: str = "test", conditions="all", b
     if unknown:
         raise DecoderError(f"{recipe.host}'s generate has no option {sorted(unknown)}")
     t0 = time.perf_counter()
-    per, spread, words = [], [], []
+    per, spread, words, clip_rows = [], [], [], []
     for k in conds:
         samples = [[] for _ in clips]
         for s in range(n_samples):
@@ -168,6 +179,7 @@ def evaluate_decoder(folder, root=None, split: str = "test", conditions="all", b
             preds = generate_clips(model, clips, k, batch_size, **kw)
             per.append({"condition": k, "sample": s, **evaluate(preds, gts, tmpl, ds.lips, ds.upper_face, spans, fps=ds.fps),
                         **_minimal_pairs(preds, gts, cfs, ds.lips, words)})  # fmt: skip
+            clip_rows.append(per_clip_metrics(preds, gts, ds.lips, spans, ds.fps))
             if n_samples > 1:
                 for i, p in enumerate(preds):
                     samples[i].append(p)
@@ -187,9 +199,29 @@ def evaluate_decoder(folder, root=None, split: str = "test", conditions="all", b
            "sample_std": {k: float(np.std(v)) for k, v in by_sample.items()},
            "diversity": float(np.mean(spread)) if spread else None,
            "generate_seconds": round(seconds, 3), "real_time_factor": seconds / (audio_s * len(conds) * n_samples),
-           "train_seconds": record.get("seconds", {}).get("train")}  # fmt: skip
+           "train_seconds": record.get("seconds", {}).get("train"),
+           "per_clip": {"stem": [c.stem for c in clips],  # each clip's metrics, mean over conditions and samples
+                        **{k: np.mean([r[k] for r in clip_rows], axis=0).tolist() for k in clip_rows[0]}}}  # fmt: skip
     if cfs is not None:  # per word: the score's mean over conditions and samples
         out["minimal_pair_words"] = _mean_words(words)
     if with_baseline:
         out["baseline"] = baseline(root, split, spec)
     return out
+
+
+def predict_clips(folder, stems: list[str], root=None, split: str = "test", subject: int | None = 0,
+                  **generate_kwargs) -> tuple[list[np.ndarray], list[Clip]]:  # fmt: skip
+    """The decoder in `folder`'s prediction (T, V, 3) of each clip `stems` of `split`, under training identity
+    `subject` (an unseen speaker has no style of its own), and the clips (ground truth, audio, alignment)."""
+    model, record, encoder, sem = load_trained(folder)
+    root = Path(root or record["data"]["root"])
+    k_data, spec = dataset_of(record, root)
+    clips = {c.stem: c for c in load_clips(root, split, None if recipe_of(record).finetune_encoder else encoder, sem,
+                                             spec, dataset=k_data)}  # fmt: skip
+    missing = [s for s in stems if s not in clips]
+    if missing:
+        raise DecoderError(f"{root}: no clip {missing[0]!r} in split {split!r}")
+    chosen = [clips[s] for s in stems]
+    if getattr(model, "stochastic", False):
+        generate_kwargs.setdefault("seed", 0)
+    return generate_clips(model, chosen, subject, **generate_kwargs), chosen

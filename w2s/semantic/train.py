@@ -433,3 +433,17 @@ def evaluate_on_corpus(model, recipe: Wav2SemRecipe, corpus_dir, split: str = "t
         inputs = wavs
     targets = cached_embed(load_text_model(recipe.text_model, recipe.text_kind), texts)
     return {"split": split, **evaluate(model.predict(inputs), targets, texts)}
+
+
+# notebook 02's `lite` with its default levers: the F_s notebooks 03-04 and `w2s animate` use
+LITE_DEFAULTS = dict(text_model="all-MiniLM-L6-v2", text_kind="auto", loss="l1", host_encoder="tiny-hubert",
+                     infonce_weight=1.0, negatives="all", ctc_weight=0.5, pooling="attention", center_targets=True)  # fmt: skip
+
+
+def default_wav2sem(corpus_dir, steps: int = 1500, n_speech: int = 2000, seed: int = 0, on_log=None) -> Path:
+    """The folder of notebook 02's `lite` Wav2Sem (its default parameters, `steps` training steps) for the face
+    corpus `corpus_dir`: loaded from data/models/ when notebook 02 trained it, else trained now (same key)."""
+    recipe = Wav2SemRecipe(config="lite", **LITE_DEFAULTS, train=train_config(steps, lr=1e-3, seed=seed))
+    paths, texts, data_key = training_pairs(corpus_dir, n_speech, seed)
+    *_, out = load_or_train(paths, texts, recipe, data_key, host_corpus=corpus_dir, on_log=on_log)
+    return out / "model"

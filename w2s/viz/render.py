@@ -218,6 +218,17 @@ def render_video(
     if audio is not None:
         audio = _fit_audio(audio, sr, seq.shape[0] / fps, where)
     cam = _Camera(seq, (width, height))
+    frames = (_render_frame(v.astype(np.float64), faces, cam) for v in seq)
+    if desc:
+        frames = progress(frames, total=len(seq), desc=desc, unit="frame")
+    return _write_video(path, frames, (width, height), fps, audio, sr, where)
+
+
+def _write_video(path: Path, frames: Iterable[np.ndarray], size: tuple[int, int], fps: float, audio, sr: int,
+                 where: str) -> Path:  # fmt: skip
+    """RGB frames (H, W, 3) uint8, rendered lazily, to an mp4 at `path` with `audio` (already `_fit_audio`'s)
+    muxed in; the file appears only when the encode succeeded."""
+    width, height = size
     with tempfile.TemporaryDirectory(prefix="w2s-render-") as scratch, atomic_path(path) as tmp:
         wav = None
         if audio is not None:
@@ -225,8 +236,5 @@ def render_video(
 
             wav = os.path.join(scratch, "audio.wav")
             soundfile.write(wav, np.clip(audio, -1.0, 1.0), int(sr), subtype="PCM_16")
-        frames = (_render_frame(v.astype(np.float64), faces, cam) for v in seq)
-        if desc:
-            frames = progress(frames, total=len(seq), desc=desc, unit="frame")
         _encode(_ffmpeg_command(str(tmp), width, height, fps, wav), frames, os.path.join(scratch, "ffmpeg.log"), where)
     return path

@@ -1,0 +1,76 @@
+"""The grid of notebooks 03-04 on the smoke corpus: cells trained and evaluated (in worker processes too),
+cached, and summarised with paired tests."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from w2s.decoders.training import DecoderRecipe, train_config
+from w2s.evaluation.grid import GridPlan, paired_rows, results_rows, run_grid, summary_rows, timing
+from w2s.semantic.wav2sem import Wav2Sem, Wav2SemConfig
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture(scope="module")
+def wav2sem_dir(tmp_path_factory):
+    torch.manual_seed(0)
+    model = Wav2Sem(Wav2SemConfig.tiny(target_dim=384, conv_dim=(16,) * 7, hidden_size=32, num_hidden_layers=1,
+                                       num_attention_heads=2, intermediate_size=64, num_conv_pos_embeddings=16,
+                                       num_conv_pos_embedding_groups=2))  # fmt: skip
+    return str(model.save_pretrained(tmp_path_factory.mktemp("w2s") / "model"))
+
+
+def test_plan_folders_recipes_and_scaled_steps(tmp_path, wav2sem_dir):
+    plan = GridPlan("corpus", wav2sem_dir, models_dir=str(tmp_path))
+    assert len(plan.cells()) == 6 * 3 * 3
+    assert plan.folder("faceformer", "wav2sem", 2) == tmp_path / "faceformer-wav2sem-seed2"  # w2s animate's layout
+    assert plan.recipe("voca", "none", 0).wav2sem is None and plan.recipe("voca", "wav2sem", 0).wav2sem == wav2sem_dir
+    quick = GridPlan("corpus", wav2sem_dir, step_scale=0.1)
+    r = quick.recipe("codetalker", "none", 1)
+    full = train_config(DecoderRecipe("codetalker"), 100).max_steps
+    assert r.max_steps == round(full * 0.1) and r.overrides["stage1_steps"] == 40  # tiny: 400
+    assert quick.root.name == "decoders-x0.1" and plan.eval_options("facediffuser")["num_samples"] == 3
+    assert plan.eval_options("voca")["num_samples"] == 1
+    with pytest.raises(ValueError, match="semantics"):
+        GridPlan("corpus", wav2sem_dir, semantics=("none", "bert"))
+
+
+@pytest.mark.slow
+def test_grid_runs_caches_and_tests(smoke_corpus, wav2sem_dir, tmp_path):
+    plan = GridPlan(str(smoke_corpus), wav2sem_dir, hosts=("voca", "facediffuser"), seeds=(0, 1), step_scale=0.02,
+                    conditions="0", num_samples=2, models_dir=str(tmp_path / "m"))  # fmt: skip
+    seen = []
+    results = run_grid(plan, workers=2, on_result=lambda r, done, total: seen.append((done, total)))
+    assert [(r["host"], r["semantic"], r["seed"]) for r in results] == plan.cells()
+    assert seen[-1] == (12, 12)
+    n_clips = len(results[0]["per_clip"]["stem"])
+    for r in results:
+        assert len(r["per_clip"]["lve"]) == n_clips and np.isfinite(r["metrics"]["lve"])
+        assert 0 <= r["metrics"]["minimal_pair_accuracy"] <= 1 and len(r["minimal_pair_scores"]) > 0
+        assert r["eval"]["num_samples"] == (2 if r["host"] == "facediffuser" else 1)
+    # a rerun loads every cell: nothing is trained or evaluated again
+    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "m").rglob("*.json")}
+    again = run_grid(plan, workers=2)
+    assert again == results and stamps == {p: p.stat().st_mtime_ns for p in (tmp_path / "m").rglob("*.json")}
+
+    summary = summary_rows(results)
+    assert len(summary) == 2 * 3 and all(s["seeds"] == 2 for s in summary)
+    voca = [r["metrics"]["lve"] for r in results if r["host"] == "voca" and r["semantic"] == "none"]
+    row = next(s for s in summary if s["host"] == "voca" and s["semantic"] == "none")
+    assert row["lve"] == pytest.approx(np.mean(voca)) and row["lve_std"] == pytest.approx(np.std(voca, ddof=1))
+    paired = paired_rows(results)
+    lve = next(p for p in paired if p["host"] == "voca" and p["treated"] == "wav2sem" and p["metric"] == "lve")
+    assert lve["n"] == 2 * n_clips and lve["n_seeds"] == 2 and 0 <= lve["p_value"] <= 1
+    assert lve["paper_relative_change"] == pytest.approx(4.8915 / 4.9245 - 1)
+    table = results_rows(summary, paired)
+    assert len(table) == 6 and table[0]["p (Wilcoxon)"] == "" and table[1]["p (Wilcoxon)"]
+    t = timing(results)
+    assert t["cells"] == 12 and set(t["per_host"]) == {"voca", "facediffuser"}
+    json.dumps(table)  # the report's results table is plain data
+    assert os.listdir(tmp_path / "m") and all(str(tmp_path) in r["folder"] for r in results)
