@@ -170,7 +170,8 @@ def _cost(host: str) -> float:
 
 def run_grid(plan: GridPlan, workers: int | None = None, on_result: Callable[[dict, int, int], None] | None = None) -> list[dict]:
     """Every cell of `plan`, in the plan's order; cells not cached run in `workers` processes (default: one
-    per CPU, at most 2 here), each with one torch thread. `on_result(result, done, total)` after each cell."""
+    per CPU, at most 4), each with one torch thread. `on_result(result, done, total)` after each cell. The workers
+    are spawned: a script that calls this must guard its top level with ``if __name__ == "__main__":``."""
     cells = plan.cells()
     results: dict[tuple, dict] = {}
     for c in cells:
