@@ -55,3 +55,17 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def wav2sem_dir(tmp_path_factory):
+    """A small, untrained audio Wav2Sem in its save_pretrained folder (F_s of the right size and kind)."""
+    import torch
+
+    from w2s.semantic.wav2sem import Wav2Sem, Wav2SemConfig
+
+    torch.manual_seed(0)
+    model = Wav2Sem(Wav2SemConfig.tiny(target_dim=384, conv_dim=(16,) * 7, hidden_size=32, num_hidden_layers=1,
+                                       num_attention_heads=2, intermediate_size=64, num_conv_pos_embeddings=16,
+                                       num_conv_pos_embedding_groups=2))  # fmt: skip
+    return model.save_pretrained(tmp_path_factory.mktemp("w2s") / "model")

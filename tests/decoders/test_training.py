@@ -19,21 +19,11 @@ from w2s.encoders import load_encoder
 from w2s.evaluation.decoders import baseline, evaluate_decoder
 from w2s.evaluation.metrics import lve
 from w2s.semantic.targets import cached_embed, load_text_model
-from w2s.semantic.wav2sem import Wav2Sem, Wav2SemConfig
+from w2s.semantic.wav2sem import Wav2Sem
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 HOSTS = [n for n in decoders.names() if n != "reference"]
-
-
-@pytest.fixture(scope="module")
-def wav2sem_dir(tmp_path_factory):
-    """A small, untrained audio Wav2Sem in its save_pretrained folder (F_s of the right size and kind)."""
-    torch.manual_seed(0)
-    model = Wav2Sem(Wav2SemConfig.tiny(target_dim=384, conv_dim=(16,) * 7, hidden_size=32, num_hidden_layers=1,
-                                       num_attention_heads=2, intermediate_size=64, num_conv_pos_embeddings=16,
-                                       num_conv_pos_embedding_groups=2))  # fmt: skip
-    return model.save_pretrained(tmp_path_factory.mktemp("w2s") / "model")
 
 
 def test_clips_carry_aligned_features_and_the_right_F_s(smoke_corpus, wav2sem_dir, monkeypatch):

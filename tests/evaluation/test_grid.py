@@ -8,25 +8,15 @@ import os
 
 import numpy as np
 import pytest
-import torch
 
 from w2s.decoders.training import DecoderRecipe, train_config
 from w2s.evaluation.grid import GridPlan, paired_rows, results_rows, run_grid, summary_rows, timing
-from w2s.semantic.wav2sem import Wav2Sem, Wav2SemConfig
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-@pytest.fixture(scope="module")
-def wav2sem_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    model = Wav2Sem(Wav2SemConfig.tiny(target_dim=384, conv_dim=(16,) * 7, hidden_size=32, num_hidden_layers=1,
-                                       num_attention_heads=2, intermediate_size=64, num_conv_pos_embeddings=16,
-                                       num_conv_pos_embedding_groups=2))  # fmt: skip
-    return str(model.save_pretrained(tmp_path_factory.mktemp("w2s") / "model"))
-
-
 def test_plan_folders_recipes_and_scaled_steps(tmp_path, wav2sem_dir):
+    wav2sem_dir = str(wav2sem_dir)
     plan = GridPlan("corpus", wav2sem_dir, models_dir=str(tmp_path))
     assert len(plan.cells()) == 6 * 3 * 3
     assert plan.folder("faceformer", "wav2sem", 2) == tmp_path / "faceformer-wav2sem-seed2"  # w2s animate's layout
@@ -43,7 +33,7 @@ def test_plan_folders_recipes_and_scaled_steps(tmp_path, wav2sem_dir):
 
 @pytest.mark.slow
 def test_grid_runs_caches_and_tests(smoke_corpus, wav2sem_dir, tmp_path):
-    plan = GridPlan(str(smoke_corpus), wav2sem_dir, hosts=("voca", "facediffuser"), seeds=(0, 1), step_scale=0.02,
+    plan = GridPlan(str(smoke_corpus), str(wav2sem_dir), hosts=("voca", "facediffuser"), seeds=(0, 1), step_scale=0.02,
                     conditions="0", num_samples=2, models_dir=str(tmp_path / "m"))  # fmt: skip
     seen = []
     results = run_grid(plan, workers=2, on_result=lambda r, done, total: seen.append((done, total)))

@@ -41,7 +41,7 @@ PER_CLIP = ("lve", "mve", "homophone_lve")  # paired by (seed, clip); minimal-pa
 # n_speech are notebook 02's LITE_STEPS and N_SPEECH in that mode, so its lite model is found, not retrained
 MODES = {
     "smoke": dict(corpus="smoke", seeds=2, step_scale=0.02, conditions="0", samples=2, wav2sem_steps=20, n_speech=64),
-    "quick": dict(corpus="default", seeds=2, step_scale=0.2, conditions="0", samples=1, wav2sem_steps=300, n_speech=2000),
+    "quick": dict(corpus="default", seeds=1, step_scale=0.2, conditions="0", samples=1, wav2sem_steps=300, n_speech=2000),
 }
 
 
