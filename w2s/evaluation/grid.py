@@ -27,11 +27,16 @@ from pathlib import Path
 import numpy as np
 
 from w2s.decoders import get
-from w2s.decoders.training import RUN_FILE, DecoderRecipe, train_config, train_decoder
+from w2s.decoders.inputs import load_clips
+from w2s.decoders.training import RUN_FILE, DecoderRecipe, semantic_source, train_config, train_decoder
+from w2s.encoders import load_encoder
+from w2s.evaluation.decoders import evaluate_decoder
+from w2s.evaluation.paper import oracle_relative_change, relative_change
 from w2s.evaluation.stats import mean_std, paired_test
 from w2s.utils.hashing import key_of
 from w2s.utils.io import read_json, write_json
 from w2s.utils.paths import data_dir
+from w2s.utils.runtime import configure_threads
 
 HOSTS = ("voca", "faceformer", "codetalker", "unitalker", "facediffuser", "lgldm")  # the paper's Table 1
 SEMANTICS = ("none", "wav2sem", "oracle_text")
@@ -118,9 +123,6 @@ def cached_result(plan: GridPlan, host: str, semantic: str, seed: int) -> dict |
 
 def run_cell(plan: GridPlan, host: str, semantic: str, seed: int, threads: int | None = None) -> dict:
     """Train (or load) and evaluate one cell; its result is saved beside the model and returned."""
-    from w2s.evaluation.decoders import evaluate_decoder
-    from w2s.utils.runtime import configure_threads
-
     if threads:
         configure_threads(threads)
     hit = cached_result(plan, host, semantic, seed)
@@ -150,10 +152,6 @@ def run_cell(plan: GridPlan, host: str, semantic: str, seed: int, threads: int |
 
 def _warm_inputs(plan: GridPlan) -> None:
     """F_p and F_s of the train and test clips, computed (and cached on disk) once before the workers start."""
-    from w2s.decoders.inputs import load_clips
-    from w2s.decoders.training import semantic_source
-    from w2s.encoders import load_encoder
-
     encoders = dict.fromkeys(plan.recipe(h, "none", 0).encoder_name for h in plan.hosts)
     for name in encoders:
         enc = load_encoder(name, corpus=plan.corpus_root)
@@ -245,8 +243,6 @@ def paired_rows(results: list[dict], metrics: tuple[str, ...] = ("lve", "homopho
                 control: str = "none") -> list[dict]:  # fmt: skip
     """Per host, metric and treated condition: the paired test against `control` (:func:`paired_test`),
     pairs (seed, clip), or (seed, word) for minimal-pair accuracy; with the paper's relative LVE change."""
-    from w2s.evaluation.paper import oracle_relative_change, relative_change
-
     rows = []
     for host in dict.fromkeys(r["host"] for r in results):
         for treated in [s for s in dict.fromkeys(r["semantic"] for r in results) if s != control]:

@@ -17,6 +17,11 @@ from pathlib import Path
 import numpy as np
 import plotly.graph_objects as go
 
+from w2s import decoders
+from w2s.corpus import face
+from w2s.corpus.build import speakers_from_meta
+from w2s.data.corpus import Corpus
+from w2s.utils.runtime import progress
 from w2s.viz.checks import check_faces, check_sequence
 from w2s.viz.render import _Camera, _check_size, _fit_audio, _render_frame, _write_video
 
@@ -29,16 +34,12 @@ HOSTS = ("voca", "faceformer", "codetalker", "unitalker", "facediffuser", "lgldm
 
 def _hosts() -> list[str]:
     """The registered decoders that declare a plug site (the six hosts, not test-only ones), paper order."""
-    from w2s import decoders
-
     found = [n for n in decoders.names() if decoders.get(n).plug_site]
     return sorted(found, key=lambda n: (HOSTS.index(n) if n in HOSTS else len(HOSTS), n))
 
 
 def plug_sites() -> list[dict]:
     """One row per host: host, family, offline encoder, paper encoder, plug site (notebook 03's table)."""
-    from w2s import decoders
-
     rows = []
     for name in _hosts():
         cls = decoders.get(name)
@@ -68,8 +69,6 @@ def plug_diagram(host: str) -> go.Figure:
     summed, W_out -> F_d, then the host's own blocks -> vertices (T, V, 3)."""
     if host not in _DECODER_BOXES:
         raise ValueError(f"plug_diagram: unknown host {host!r}; hosts: {list(_DECODER_BOXES)}")
-    from w2s import decoders
-
     family = decoders.get(host).family
     # (x centre, y centre, text, fill) of each box; the plug's boxes in blue, the host's in grey
     plug, host_fill = "#dbe8f6", "#eeeeee"
@@ -126,10 +125,6 @@ def lip_rows(corpus_or_root) -> tuple[np.ndarray, np.ndarray]:
     The folder keeps only regions/lips.txt; the split into upper and lower lip is the synthetic head's
     (`w2s.corpus.face`, one topology per preset, the same for every speaker), as `w2s.corpus.demo` uses it.
     """
-    from w2s.corpus import face
-    from w2s.corpus.build import speakers_from_meta
-    from w2s.data.corpus import Corpus
-
     corpus = Corpus.open(corpus_or_root)
     preset, _ = speakers_from_meta(corpus.meta)
     regions = face.make_head(topology=preset.topology).regions
@@ -219,7 +214,5 @@ def render_side_by_side(path, sequences: Mapping[str, np.ndarray], faces, fps: f
 
     it = frames()
     if desc:
-        from w2s.utils.runtime import progress
-
         it = progress(it, total=T, desc=desc, unit="frame")
     return _write_video(path, it, (len(names) * width, band.shape[0] + height), fps, audio, sr, where)
