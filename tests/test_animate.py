@@ -3,6 +3,7 @@ the vertices and a mesh sequence on request; bad input -> one line, status 2, no
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -112,6 +113,12 @@ def test_without_model_it_finds_the_trained_run_or_names_the_command(run_dir, st
     shutil.copytree(run_dir, tmp_path / "data" / "models" / "decoders" / run_dir.name)
     assert find_model("reference", "none") == tmp_path / "data" / "models" / "decoders" / run_dir.name
     assert find_model("reference", "wav2sem") is None
+    quick = tmp_path / "data" / "models" / "decoders-x0.2" / run_dir.name  # a newer run with fewer steps
+    shutil.copytree(run_dir, quick)
+    rec = json.loads((quick / "decoder_run.json").read_text())
+    rec["train"]["max_steps"] -= 1
+    (quick / "decoder_run.json").write_text(json.dumps(rec))
+    assert find_model("reference", "none") == tmp_path / "data" / "models" / "decoders" / run_dir.name
     assert main(args) == 0  # no wav2sem run: the semantic=none one
     assert "semantic=none" in capsys.readouterr().out and streams(out)["audio"]
 

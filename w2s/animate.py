@@ -67,8 +67,8 @@ def models_dir() -> Path:
 
 
 def find_model(host: str, semantic: str, root=None) -> Path | None:
-    """The newest finished decoder run of `host` with `semantic` under `root` (default :func:`models_dir`),
-    seed 0 first; None when there is none."""
+    """The finished decoder run of `host` with `semantic` under `root` (default :func:`models_dir`): seed 0
+    first, then the most training steps (a full run before a quick one), then the newest; None when there is none."""
     found = []
     for run in sorted(Path(root or models_dir()).rglob(RUN_FILE)):
         try:
@@ -77,8 +77,9 @@ def find_model(host: str, semantic: str, root=None) -> Path | None:
         except (OSError, ValueError, KeyError, TypeError):
             continue  # not a readable run record: not a candidate
         if rec.get("finished") and recipe.get("host") == host and recipe.get("semantic") == semantic:
-            found.append((recipe.get("seed") != 0, -run.stat().st_mtime, run.parent))
-    return min(found)[2] if found else None
+            steps = (rec.get("train") or {}).get("max_steps") or 0
+            found.append((recipe.get("seed") != 0, -steps, -run.stat().st_mtime, run.parent))
+    return min(found)[-1] if found else None
 
 
 def train_command(host: str, semantic: str) -> str:
