@@ -41,7 +41,6 @@ from w2s.utils.runtime import configure_threads
 HOSTS = ("voca", "faceformer", "codetalker", "unitalker", "facediffuser", "lgldm")  # the paper's Table 1
 SEMANTICS = ("none", "wav2sem", "oracle_text")
 METRICS = ("lve", "lve_mm", "mve", "fdd", "homophone_lve", "minimal_pair_accuracy")
-PER_CLIP = ("lve", "mve", "homophone_lve")  # paired by (seed, clip); minimal-pair accuracy by (seed, word)
 # notebooks 03-04's settings in smoke and quick mode (full mode: their parameters' defaults); wav2sem_steps and
 # n_speech are notebook 02's LITE_STEPS and N_SPEECH in that mode, so its lite model is found, not retrained
 MODES = {
