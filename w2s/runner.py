@@ -46,7 +46,7 @@ from w2s.evaluation.readme import ReadmeError, run_tables
 from w2s.evaluation.report import markdown_table
 from w2s.utils import paths
 from w2s.utils.io import atomic_path, write_json
-from w2s.utils.runtime import progress_enabled
+from w2s.utils.runtime import progress_enabled, reproducible_env
 
 log = logging.getLogger(__name__)
 
@@ -384,8 +384,7 @@ def _kernel_env(out_dir: Path) -> dict:
         "W2S_INTERACTIVE": "0",  # nobody watches: figures go into the notebook self-contained (w2s.viz.display)
         "W2S_NOTEBOOK_DIR": str(out_dir.resolve()),  # where the executed copy lives: links relative to it
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
-        # see w2s.utils.runtime.passive_openmp
-        "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
+        **reproducible_env(),  # the fixed thread count and kernels: see w2s.utils.runtime
     }
 
 

@@ -35,7 +35,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from w2s.utils.io import atomic_path, output_lock
-from w2s.utils.runtime import configure_threads, progress
+from w2s.utils.runtime import compute_record, configure_threads, progress, set_seed
 from w2s.utils.runtime import device as pick_device
 
 log = logging.getLogger(__name__)
@@ -107,9 +107,15 @@ class History:
     seconds: float = 0.0
     stopped_early: bool = False
     logs: dict[str, list[float]] = field(default_factory=dict)  # step_fn's logs, averaged like loss
+    compute: dict = field(default_factory=dict)  # threads, kernels, versions, CPU (w2s.utils.runtime.compute_record)
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+def training_seed(seed: int) -> int:
+    """The seed of a training's random draws (the model's init has the plain seed: other numbers)."""
+    return (seed * 1_000_003 + 12_345) % 2**63
 
 
 def distributed() -> tuple[int, int, int]:
@@ -442,8 +448,13 @@ class Trainer:
         cfg, hist = self.cfg, self.hist
         if resume and self.restore():
             hist = self.hist
-        elif self.ckpt is not None and self.ckpt.is_file() and self.rank == 0:
-            self.ckpt.unlink()  # resume=False: start over, never leave another run's state beside this one
+        else:
+            if self.ckpt is not None and self.ckpt.is_file() and self.rank == 0:
+                self.ckpt.unlink()  # resume=False: start over, never leave another run's state beside this one
+            # the training's randomness (dropout, noise) is a function of its seed alone, not of what this
+            # process drew before (a grid worker that trained a shared stage 1, or read it from the cache)
+            set_seed(training_seed(cfg.seed))
+        hist.compute = compute_record()
         session = time.perf_counter()
         t0 = session - hist.seconds
         self.model.train()

@@ -340,14 +340,16 @@ def load_or_train_vqvae(offsets: list[torch.Tensor], config: VQVAEConfig, seed: 
     )
     key = key_of({"data": data, "config": config.to_dict(), "recipe": recipe})
     folder = Path(cache_dir) / f"codetalker-vqvae-{key}" if cache_dir is not None else None
-    if folder is None:
-        return _train_vqvae(offsets, config, None, recipe, device)
-    with output_lock(folder, wait=True, what="trained"):  # a process training the same stage 1: wait, then load
-        if (folder / "model.safetensors").is_file():
-            model = VQVAE.from_pretrained(folder)
-            model.record = {"vqvae": str(folder), "cached": True}
-            return model
-        return _train_vqvae(offsets, config, folder, recipe, device)
+    # trained here or read from the cache another process wrote: the caller's random state is left as it was
+    with torch.random.fork_rng(devices=[]):
+        if folder is None:
+            return _train_vqvae(offsets, config, None, recipe, device)
+        with output_lock(folder, wait=True, what="trained"):  # a process training the same stage 1: wait, then load
+            if (folder / "model.safetensors").is_file():
+                model = VQVAE.from_pretrained(folder)
+                model.record = {"vqvae": str(folder), "cached": True}
+                return model
+            return _train_vqvae(offsets, config, folder, recipe, device)
 
 
 def _train_vqvae(offsets, config: VQVAEConfig, folder: Path | None, recipe: dict, device) -> VQVAE:

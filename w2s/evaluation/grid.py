@@ -121,9 +121,10 @@ def cached_result(plan: GridPlan, host: str, semantic: str, seed: int) -> dict |
 
 
 def run_cell(plan: GridPlan, host: str, semantic: str, seed: int, threads: int | None = None) -> dict:
-    """Train (or load) and evaluate one cell; its result is saved beside the model and returned."""
-    if threads:
-        configure_threads(threads)
+    """Train (or load) and evaluate one cell; its result is saved beside the model and returned. `threads`:
+    torch's thread count (default: W2S_THREADS, 1), the same whether the cell runs in a worker or here, so
+    that its numbers do not depend on the number of workers."""
+    configure_threads(threads)
     hit = cached_result(plan, host, semantic, seed)
     if hit is not None:
         return hit
@@ -167,8 +168,9 @@ def _cost(host: str) -> float:
 
 def run_grid(plan: GridPlan, workers: int | None = None, on_result: Callable[[dict, int, int], None] | None = None) -> list[dict]:
     """Every cell of `plan`, in the plan's order; cells not cached run in `workers` processes (default: one
-    per CPU, at most 4), each with one torch thread. `on_result(result, done, total)` after each cell. The workers
-    are spawned: a script that calls this must guard its top level with ``if __name__ == "__main__":``."""
+    per CPU, at most 4), each with W2S_THREADS (1) torch threads. `on_result(result, done, total)` after each cell. The workers
+    are spawned: a script that calls this must guard its top level with ``if __name__ == "__main__":``. Every cell
+    computes with the same thread count (:func:`run_cell`), so 1 and 4 workers give the same numbers."""
     cells = plan.cells()
     results: dict[tuple, dict] = {}
     for c in cells:
@@ -189,10 +191,9 @@ def run_grid(plan: GridPlan, workers: int | None = None, on_result: Callable[[di
                 if on_result:
                     on_result(results[c], len(results), total)
         else:
-            threads = max(1, (os.cpu_count() or 1) // n)
             ctx = multiprocessing.get_context("spawn")  # no forked torch state
             with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
-                futures = {pool.submit(run_cell, plan, *c, threads): c for c in todo}
+                futures = {pool.submit(run_cell, plan, *c): c for c in todo}
                 for f in as_completed(futures):
                     results[futures[f]] = f.result()
                     if on_result:

@@ -287,6 +287,7 @@ def train_wav2sem(
         inputs = None
         train_set = AudioTargets([audio_paths[i] for i in tr], targets[tr], recipe.max_seconds, recipe.train.seed,
                                  labels, phones)  # fmt: skip
+    set_seed(recipe.train.seed)  # the init depends on the seed alone, not on what loading the encoders drew
     model = Wav2Sem(cfg)
 
     val_inputs = [inputs[i] for i in va] if inputs is not None else [load_audio(audio_paths[i]) for i in va]

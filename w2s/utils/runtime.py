@@ -7,11 +7,11 @@ import os
 import random
 import sys
 
-import numpy as np
-
 
 def set_seed(seed: int) -> None:
     """Seed python, numpy and torch (all devices)."""
+    import numpy as np
+
     random.seed(seed)
     np.random.seed(seed % 2**32)
     try:
@@ -67,8 +67,24 @@ def quiet_hf() -> None:
 # needs, and a training step gets 2.6-15x slower. A passive wait policy (waiting threads sleep) keeps
 # it under 2x, and costs 5-15 % alone (benchmarks/threads.py). OpenMP reads its policy once, when torch
 # loads it, so the variable has to be in the environment before `import torch`.
+#
+# Reproducibility (benchmarks/reproducibility.py): float sums are split across threads, so the same
+# training on 1 and on 2 threads parts at its first step, and the math libraries pick other kernels on
+# another CPU type (AVX-512 here, AVX2 there): the first loss differs by a few ulps and a short training
+# ends in other weights. Load does not change results; the thread count and the kernels do. So w2s
+# computes with a fixed number of threads on every machine (W2S_THREADS, default 1: the one count that
+# every machine has; parallel work runs in processes, e.g. the grid's workers), and holds torch, oneDNN,
+# MKL and OpenBLAS to their AVX2 code paths (W2S_CPU_ISA, default avx2; "native" lets them choose).
 
 _late = False  # passive_openmp() ran after torch had loaded OpenMP: the spin policy stays
+DEFAULT_THREADS = 1
+# the variables each library reads when it loads, per W2S_CPU_ISA value (x86-64; ignored elsewhere)
+ISA_ENV = {
+    "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2",
+             "MKL_ENABLE_INSTRUCTIONS": "AVX2", "OPENBLAS_CORETYPE": "Haswell"},
+    "native": {},
+}  # fmt: skip
+_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 def passive_openmp() -> bool:
@@ -84,23 +100,74 @@ def passive_openmp() -> bool:
     return os.environ["OMP_WAIT_POLICY"].upper() == "PASSIVE" and not _late
 
 
+def default_threads() -> int:
+    """W2S_THREADS if set (an integer >= 1), else 1."""
+    raw = os.environ.get("W2S_THREADS", "").strip()
+    if not raw:
+        return DEFAULT_THREADS
+    try:
+        n = int(raw)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ValueError(f"W2S_THREADS must be an integer >= 1, got {raw!r}")
+    return n
+
+
+def cpu_isa() -> str:
+    """W2S_CPU_ISA: avx2 (default) or native."""
+    isa = os.environ.get("W2S_CPU_ISA", "avx2").strip().lower() or "avx2"
+    if isa not in ISA_ENV:
+        raise ValueError(f"W2S_CPU_ISA must be one of {sorted(ISA_ENV)}, got {isa!r}")
+    return isa
+
+
+def reproducible_env() -> dict[str, str]:
+    """The environment that fixes the thread count and the kernels, for this process's libraries and its
+    children (notebook kernels, grid workers): what the user set is kept, the rest is w2s's defaults."""
+    env = {k: os.environ.get(k, str(default_threads())) for k in _THREAD_VARS}
+    env.update({k: os.environ.get(k, v) for k, v in ISA_ENV[cpu_isa()].items()})
+    env["OMP_WAIT_POLICY"] = os.environ.get("OMP_WAIT_POLICY", "PASSIVE")
+    return env
+
+
+def pin_compute() -> None:
+    """At ``import w2s``, before torch and numpy load: the fixed thread count and kernels in the environment
+    (each library reads them when it loads; configure_threads() fixes the counts of one already loaded)."""
+    passive_openmp()
+    os.environ.update(reproducible_env())
+
+
 def _cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def configure_threads(threads: int | None = None) -> int:
-    """Set torch's intra-op thread count for training / encoding on a possibly shared CPU; returns it.
+    """Set torch's and the BLAS libraries' thread count (`threads`, else W2S_THREADS, else 1); returns it.
 
-    `threads`, else $W2S_THREADS, else what $OMP_NUM_THREADS chose, else torch's default when waiting
-    threads sleep (passive_openmp() in force), else one thread on a machine of <= 2 CPUs: a lone thread
-    has no partner to spin for.
+    The count changes the results in their last bits (and a training's weights), so it is the same on
+    every machine unless the user sets it.
     """
     import torch
+    from threadpoolctl import threadpool_limits
 
-    passive = passive_openmp()
-    n = threads or int(os.environ.get("W2S_THREADS", 0) or 0)
-    if not n and not passive and "OMP_NUM_THREADS" not in os.environ and _cpus() <= 2:
-        n = 1
-    if n and n != torch.get_num_threads():
+    n = threads or default_threads()
+    if n != torch.get_num_threads():
         torch.set_num_threads(n)
-    return torch.get_num_threads()
+    threadpool_limits(limits=n)  # numpy's and scipy's BLAS (sklearn's lbfgs, PCA), OpenMP of sklearn
+    return n
+
+
+def compute_record() -> dict:
+    """What a result's numbers depend on besides its recipe: threads, kernels, library versions, CPU."""
+    import numpy
+    import torch
+
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        import platform
+
+        cpu = platform.processor() or platform.machine()
+    return {"threads": torch.get_num_threads(), "cpu_isa": cpu_isa(), "kernels": torch.backends.cpu.get_cpu_capability(),
+            "torch": torch.__version__, "numpy": numpy.__version__, "cpu": cpu}  # fmt: skip

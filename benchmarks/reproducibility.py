@@ -1,0 +1,196 @@
+"""Where do two trainings of the same component with the same seed part? (issue 21)
+
+Trains short versions of the shared, trained components twice or more, each in a fresh process, under
+conditions that differ between two real runs, and reports the first step whose loss differs and whether
+the final weights are bit-identical:
+
+    python benchmarks/reproducibility.py [--steps 60] [--components wav2sem,recogniser,stage1,codetalker]
+
+components (all on the smoke corpus, built into a temporary data folder):
+  wav2sem     notebook 02's lite recipe (attention pooling, InfoNCE against all sentences, phoneme CTC), on MFCC
+  recogniser  VOCA's input: the frame phoneme read-out (sklearn lbfgs) on MFCC frames
+  stage1      CodeTalker's / LG-LDM's stage-1 VQ-VAE
+  codetalker  a CodeTalker host (stage 2) whose stage 1 is trained in this process ("cold") or read from the
+              cache another process wrote ("warm"): what happens in the grid, where workers race for it
+conditions:
+  same        as the first run, again
+  busy        beside a CPU-bound process
+  threads=N   another torch / BLAS thread count (W2S_THREADS=N)
+  kernels of another CPU type
+              the other of {AVX-512, AVX2} kernels: with W2S_CPU_ISA=native (the libraries choose, as before
+              the fix) AVX2 as on a CPU without AVX-512; with w2s's AVX2 pin, this CPU's own AVX-512
+  warm        (codetalker) stage 1 read from the cache the first run wrote
+
+Writes benchmarks/results/reproducibility.json (reproducibility-before.json: the same at df0efc3, before
+the fix, where the default thread count was the CPU count, the kernels the CPU's own, and a training's
+dropout drew from whatever state its process had). The child mode (--child) is what each run executes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+COMPONENTS = ("wav2sem", "recogniser", "stage1", "codetalker")
+AVX2 = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+        "OPENBLAS_CORETYPE": "Haswell"}  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# child: one training, its per-step losses and a digest of what it produced
+
+
+def _child(component: str, steps: int, out: str) -> None:
+    import numpy as np
+    import torch
+
+    import w2s  # noqa: F401  (first: the thread and kernel settings before torch loads)
+    from w2s.data.corpus import Corpus
+    from w2s.utils.hashing import sha256_tensors
+    from w2s.utils.runtime import configure_threads
+
+    corpus = Corpus.load_or_build("smoke", 0)
+    res: dict = {"component": component, "threads": configure_threads(), "isa": torch.backends.cpu.get_cpu_capability()}
+    t0 = time.perf_counter()
+    if component == "wav2sem":
+        from dataclasses import replace
+
+        from w2s.semantic.train import LITE_DEFAULTS, Wav2SemRecipe, train_config, train_wav2sem
+
+        stems = corpus.stems("train")
+        paths = [corpus.root / "wav" / f"{s}.wav" for s in stems]
+        texts = [corpus.transcripts[s] for s in stems]
+        recipe = Wav2SemRecipe(config="lite", **{**LITE_DEFAULTS, "host_encoder": "mfcc"}, val_size=4,
+                               train=replace(train_config(steps, seed=0), log_every=1, eval_every=0))  # fmt: skip
+        with tempfile.TemporaryDirectory() as tmp:
+            model, hist, _ = train_wav2sem(paths, texts, recipe, tmp)
+        res.update(loss=hist.loss, digest=sha256_tensors(model.state_dict()))
+    elif component == "recogniser":
+        from w2s.encoders import load_encoder
+        from w2s.encoders.recogniser import fit_phoneme_recogniser
+
+        rec, info = fit_phoneme_recogniser(load_encoder("mfcc"), corpus)
+        res.update(digest=sha256_tensors({k: torch.as_tensor(np.asarray(v, np.float32)) for k, v in rec.arrays().items()
+                                          if k != "classes"}), train_accuracy=info["train_accuracy"])  # fmt: skip
+    elif component == "stage1":
+        from w2s.decoders.codetalker_vqvae import VQVAE, VQVAEConfig, pad, train_step
+        from w2s.train import TrainConfig, fit
+
+        ds = corpus.dataset("train")
+        offsets = [torch.as_tensor(ds[i]["vertices"] - ds[i]["template"], dtype=torch.float32)
+                   .reshape(-1, corpus.n_vertices, 3) for i in range(len(ds))]  # fmt: skip
+        torch.manual_seed(0)
+        model = VQVAE(VQVAEConfig.tiny(n_vertices=corpus.n_vertices))
+        torch.nn.init.zeros_(model.vertice_map_reverse.weight)
+        torch.nn.init.zeros_(model.vertice_map_reverse.bias)
+        cfg = TrainConfig(max_steps=steps, batch_size=4, lr=1e-3, warmup_steps=5, eval_every=0, checkpoint_every=10**9,
+                          log_every=1, seed=0)  # fmt: skip
+        hist = fit(model, offsets, pad, train_step, cfg, resume=False)
+        res.update(loss=hist.loss, digest=sha256_tensors(model.state_dict()))
+    elif component == "codetalker":
+        from safetensors.torch import load_file
+
+        from w2s.decoders.training import DecoderRecipe, train_decoder
+
+        recipe = DecoderRecipe("codetalker", encoder="mfcc", max_steps=steps, overrides={"stage1_steps": steps})
+        with tempfile.TemporaryDirectory() as tmp:
+            rec = train_decoder(recipe, corpus.root, Path(tmp) / "m")
+            state = load_file(Path(tmp) / "m" / "model" / "model.safetensors")
+        res.update(loss=rec["history"]["loss"], digest=sha256_tensors(state), stage1=rec["prepare"].get("cached"))
+    res["seconds"] = round(time.perf_counter() - t0, 1)
+    Path(out).write_text(json.dumps(res))
+
+
+# ---------------------------------------------------------------------------------------------
+# parent: the conditions, side by side
+
+
+def _run(component: str, steps: int, env: dict, busy: bool = False) -> dict:
+    burner = None
+    if busy:  # a CPU-bound neighbour: one core's worth of pure Python
+        burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        with tempfile.NamedTemporaryFile(suffix=".json") as f:
+            subprocess.run([sys.executable, __file__, "--child", component, "--steps", str(steps), "--out", f.name],
+                           env={**os.environ, **env}, check=True)  # fmt: skip
+            return json.loads(Path(f.name).read_text())
+    finally:
+        if burner is not None:
+            burner.kill()
+
+
+def first_difference(a: list[float] | None, b: list[float] | None) -> int | None:
+    """The first training step (1-based) whose loss differs, bit for bit; None when none does."""
+    if a is None or b is None:
+        return None
+    for i, (x, y) in enumerate(zip(a, b), 1):
+        if x != y:
+            return i
+    return None if len(a) == len(b) else min(len(a), len(b)) + 1
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--components", default=",".join(COMPONENTS))
+    ap.add_argument("--child")
+    ap.add_argument("--out")
+    ap.add_argument("--results", default=str(HERE / "results" / "reproducibility.json"))
+    args = ap.parse_args()
+    if args.child:
+        return _child(args.child, args.steps, args.out)
+
+    import torch
+
+    import w2s  # noqa: F401
+    from w2s.utils.runtime import cpu_isa, default_threads
+
+    data = tempfile.mkdtemp(prefix="w2s-repro-")
+    base = {"W2S_DATA_DIR": data, "W2S_PROGRESS": "0", "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
+    for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", *AVX2):  # the children decide
+        os.environ.pop(k, None)
+    other = 1 if default_threads() > 1 else 2
+    # what another machine would run: AVX2 kernels on this AVX-512 CPU when w2s lets the libraries choose
+    # (W2S_CPU_ISA=native, as before the fix), the CPU's own when w2s pins AVX2
+    other_isa = AVX2 if cpu_isa() == "native" else {"W2S_CPU_ISA": "native"}
+    rows = []
+    for comp in args.components.split(","):
+        first = _run(comp, args.steps, base)  # codetalker: trains stage 1 and writes its cache ("cold")
+        conds = {"same": dict(env=base), "busy": dict(env=base, busy=True),
+                 f"threads={other}": dict(env={**base, "W2S_THREADS": str(other)}),
+                 "kernels of another CPU type": dict(env={**base, **other_isa})}  # fmt: skip
+        if comp == "codetalker":  # the first run left stage 1 in the cache: the next ones read it ("warm")
+            cold = dict(env={**base, "W2S_DATA_DIR": tempfile.mkdtemp(prefix="w2s-repro-")})
+            conds = {"warm (stage 1 read from the cache)": dict(env=base), "cold again": cold}
+        for name, kw in conds.items():
+            r = _run(comp, args.steps, **kw)
+            row = {"component": comp, "condition": name, "steps": args.steps,
+                   "first_differing_step": first_difference(first.get("loss"), r.get("loss")),
+                   "weights_identical": r["digest"] == first["digest"], "threads": [first["threads"], r["threads"]],
+                   "isa": [first["isa"], r["isa"]], "seconds": [first["seconds"], r["seconds"]]}  # fmt: skip
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    out = {"machine": {"cpu": _cpu_model(), "cores": os.cpu_count(), "torch": torch.__version__,
+                       "W2S_CPU_ISA": os.environ.get("W2S_CPU_ISA", "(default)")},
+           "rows": rows}  # fmt: skip
+    Path(args.results).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.results).write_text(json.dumps(out, indent=1) + "\n")
+    print("wrote", args.results)
+
+
+def _cpu_model() -> str:
+    try:
+        return next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return "unknown"
+
+
+if __name__ == "__main__":
+    main()
