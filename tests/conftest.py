@@ -3,7 +3,8 @@ import tempfile
 
 import pytest
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see w2s.utils.runtime.passive_openmp
+import w2s  # noqa: F401  (first: the fixed thread count and kernels before numpy and torch load; w2s.utils.runtime)
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("W2S_PROGRESS", "0")

@@ -52,7 +52,8 @@ MODES = {
 @dataclass(frozen=True)
 class GridPlan:
     corpus_root: str
-    wav2sem: str  # the trained Wav2Sem whose F_s the wav2sem cells read (notebook 02's lite)
+    wav2sem: str | tuple[str, ...]  # the trained Wav2Sem whose F_s the wav2sem cells read (notebook 02's lite): one
+    #   folder for every seed, or one per seed in `seeds` (that seed's lite: the seeds vary everything trained)
     hosts: tuple[str, ...] = HOSTS
     semantics: tuple[str, ...] = SEMANTICS
     seeds: tuple[int, ...] = (0, 1, 2)
@@ -65,6 +66,11 @@ class GridPlan:
     overrides: dict = field(default_factory=dict)  # {host: {config field: value}} over the preset's
 
     def __post_init__(self):
+        if not isinstance(self.wav2sem, str):
+            object.__setattr__(self, "wav2sem", tuple(str(w) for w in self.wav2sem))  # a list read back from JSON
+            if len(self.wav2sem) != len(self.seeds):
+                raise ValueError(f"GridPlan: {len(self.wav2sem)} Wav2Sem folders for {len(self.seeds)} seeds; give one "
+                                 "folder, or one per seed")  # fmt: skip
         for h in self.hosts:
             get(h)  # DecoderError naming the registered hosts
         bad = set(self.semantics) - set(SEMANTICS)
@@ -85,12 +91,16 @@ class GridPlan:
     def cells(self) -> list[tuple[str, str, int]]:
         return [(h, s, k) for h in self.hosts for s in self.semantics for k in self.seeds]
 
+    def wav2sem_for(self, seed: int) -> str:
+        """The Wav2Sem folder the wav2sem cell of `seed` reads."""
+        return self.wav2sem if isinstance(self.wav2sem, str) else self.wav2sem[self.seeds.index(seed)]
+
     def folder(self, host: str, semantic: str, seed: int) -> Path:
         return self.root / f"{host}-{semantic}-seed{seed}"
 
     def recipe(self, host: str, semantic: str, seed: int) -> DecoderRecipe:
         r = DecoderRecipe(host, preset=self.preset, semantic=semantic, seed=seed,
-                          wav2sem=self.wav2sem if semantic == "wav2sem" else None,
+                          wav2sem=self.wav2sem_for(seed) if semantic == "wav2sem" else None,
                           overrides=dict(self.overrides.get(host, {})))  # fmt: skip
         if self.step_scale < 1:
             r = replace(r, max_steps=max(1, round(train_config(r, 1_000_000).max_steps * self.step_scale)))
@@ -156,9 +166,10 @@ def _warm_inputs(plan: GridPlan) -> None:
     for name in encoders:
         enc = load_encoder(name, corpus=plan.corpus_root)
         for s in plan.semantics:
-            sem, _ = semantic_source(plan.recipe(plan.hosts[0], s, 0), plan.corpus_root)
-            for split in dict.fromkeys(("train", plan.split)):
-                load_clips(plan.corpus_root, split, enc, sem)
+            for seed in plan.seeds if s == "wav2sem" else plan.seeds[:1]:  # each seed's Wav2Sem
+                sem, _ = semantic_source(plan.recipe(plan.hosts[0], s, seed), plan.corpus_root)
+                for split in dict.fromkeys(("train", plan.split)):
+                    load_clips(plan.corpus_root, split, enc, sem)
 
 
 def _cost(host: str) -> float:

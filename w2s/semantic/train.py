@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -35,7 +36,7 @@ from w2s.semantic.wav2sem import Wav2Sem, Wav2SemConfig
 from w2s.train import History, TrainConfig, fit
 from w2s.utils.hashing import key_of
 from w2s.utils.paths import data_dir
-from w2s.utils.runtime import progress, set_seed
+from w2s.utils.runtime import configure_threads, progress, set_seed
 
 log = logging.getLogger(__name__)
 
@@ -441,10 +442,60 @@ LITE_DEFAULTS = dict(text_model="all-MiniLM-L6-v2", text_kind="auto", loss="l1",
                      infonce_weight=1.0, negatives="all", ctc_weight=0.5, pooling="attention", center_targets=True)  # fmt: skip
 
 
-def default_wav2sem(corpus_dir, steps: int = 1500, n_speech: int = 2000, seed: int = 0, on_log=None) -> Path:
-    """The folder of notebook 02's `lite` Wav2Sem (its default parameters, `steps` training steps) for the face
-    corpus `corpus_dir`: loaded from data/models/ when notebook 02 trained it, else trained now (same key)."""
+def default_wav2sem(corpus_dir, steps: int = 1500, n_speech: int = 2000, seed: int = 0, on_log=None,
+                    data_seed: int = 0) -> Path:  # fmt: skip
+    """The folder of notebook 02's `lite` Wav2Sem (its default parameters, `steps` training steps, training seed
+    `seed`; the speech set of `data_seed`, notebook 02's SEED) for the face corpus `corpus_dir`: loaded from
+    data/models/ when notebook 02 trained it, else trained now (same key)."""
     recipe = Wav2SemRecipe(config="lite", **LITE_DEFAULTS, train=train_config(steps, lr=1e-3, seed=seed))
-    paths, texts, data_key = training_pairs(corpus_dir, n_speech, seed)
+    paths, texts, data_key = training_pairs(corpus_dir, n_speech, data_seed)
     *_, out = load_or_train(paths, texts, recipe, data_key, host_corpus=corpus_dir, on_log=on_log)
     return out / "model"
+
+
+def default_wav2sems(corpus_dir, seeds, steps: int = 1500, n_speech: int = 2000, workers: int | None = None,
+                     data_seed: int = 0) -> list[Path]:  # fmt: skip
+    """:func:`default_wav2sem` for each training seed in `seeds` (the grid's: every seed of a host reads the
+    Wav2Sem of its own seed), those not trained yet trained in parallel processes."""
+    recipes = [Wav2SemRecipe(config="lite", **LITE_DEFAULTS, train=train_config(steps, lr=1e-3, seed=k)) for k in seeds]
+    paths, texts, data_key = training_pairs(corpus_dir, n_speech, data_seed)
+    return [out / "model" for out in load_or_train_many(paths, texts, recipes, data_key, corpus_dir, workers)]
+
+
+def _load_or_train_folder(audio_paths, texts, recipe, data_key, root, host_corpus) -> str:
+    configure_threads()
+    *_, out = load_or_train(audio_paths, texts, recipe, data_key, root=root, host_corpus=host_corpus)
+    return str(out)
+
+
+def load_or_train_many(audio_paths, texts, recipes: list[Wav2SemRecipe], data_key: str, host_corpus=None,
+                       workers: int | None = None, root=None) -> list[Path]:  # fmt: skip
+    """:func:`load_or_train` for several recipes on the same data (e.g. training seeds); returns their folders.
+    Those not trained yet train in `workers` spawned processes (default: one per CPU, at most 4), each with
+    w2s's fixed thread count, so a model is the same whichever process trained it. The host features of a
+    lite recipe are encoded (and cached) here first, so that no two workers encode them at once."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    root = Path(root) if root else data_dir() / "models"
+    todo = []
+    for r in recipes:
+        key = data_key
+        if r.config == "lite":
+            host = host_encoder(r, host_corpus)
+            key = f"{data_key}|{host.identity}"
+            for p in progress(audio_paths, desc="host features", unit="utt"):
+                cached_encode(host, load_audio(p))
+        out = root / f"wav2sem-{r.config}-{recipe_key(r, key)}"
+        if not ((out / "model" / "config.json").is_file() and (out / "wav2sem_run.json").is_file()):
+            todo.append(r)
+    n = min(len(todo), workers or min(os.cpu_count() or 1, 4))
+    if n > 1:
+        ctx = multiprocessing.get_context("spawn")  # no forked torch state
+        with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
+            for f in [pool.submit(_load_or_train_folder, audio_paths, texts, r, data_key, root, host_corpus) for r in todo]:
+                f.result()
+    else:
+        for r in todo:
+            _load_or_train_folder(audio_paths, texts, r, data_key, root, host_corpus)
+    return [load_or_train(audio_paths, texts, r, data_key, root=root, host_corpus=host_corpus)[3] for r in recipes]

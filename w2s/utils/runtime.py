@@ -155,7 +155,30 @@ def configure_threads(threads: int | None = None) -> int:
     if n != torch.get_num_threads():
         torch.set_num_threads(n)
     threadpool_limits(limits=n)  # numpy's and scipy's BLAS (sklearn's lbfgs, PCA), OpenMP of sklearn
+    _warn_unpinned_kernels()
     return n
+
+
+_warned = False
+
+
+def _warn_unpinned_kernels() -> None:
+    """Once per process: say so when a library loaded before ``import w2s`` and chose its own kernels."""
+    global _warned
+    if _warned or cpu_isa() == "native":
+        return
+    import torch
+    from threadpoolctl import threadpool_info
+
+    late = [f"torch ({torch.backends.cpu.get_cpu_capability()})"] if torch.backends.cpu.get_cpu_capability() not in (
+        "AVX2", "DEFAULT") else []  # fmt: skip
+    late += [f"{p['internal_api']} ({p.get('architecture')})" for p in threadpool_info()
+             if p["internal_api"] == "openblas" and str(p.get("architecture")).lower() != "haswell"]  # fmt: skip
+    if late:
+        _warned = True
+        logging.getLogger(__name__).warning(
+            "%s loaded before `import w2s` and chose this CPU's own kernels: numbers may differ in their last bits "
+            "from a run that imported w2s first (or set W2S_CPU_ISA=native everywhere)", ", ".join(late))
 
 
 def compute_record() -> dict:
