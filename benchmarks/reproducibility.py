@@ -143,9 +143,12 @@ def main() -> None:
     ap.add_argument("--child")
     ap.add_argument("--out")
     ap.add_argument("--results", default=str(HERE / "results" / "reproducibility.json"))
+    ap.add_argument("--table", action="store_true", help="print the README's table from the results (before and after)")
     args = ap.parse_args()
     if args.child:
         return _child(args.child, args.steps, args.out)
+    if args.table:
+        return print(table(Path(args.results).with_name("reproducibility-before.json"), Path(args.results)))
 
     import torch
 
@@ -183,6 +186,34 @@ def main() -> None:
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
     Path(args.results).write_text(json.dumps(out, indent=1) + "\n")
     print("wrote", args.results)
+
+
+def table(before: Path, after: Path) -> str:
+    """Markdown: per component and condition, the first differing step and whether the weights are identical,
+    before the fix and after it."""
+
+    def cell(r: dict | None) -> str:
+        if r is None:
+            return "–"
+        if r["weights_identical"]:
+            return "identical"
+        step = r["first_differing_step"]
+        return f"differ (step {step})" if step else "differ"
+
+    def key(r: dict) -> tuple[str, str]:
+        cond = r["condition"]
+        if cond.startswith("threads="):
+            cond = "another thread count"
+        if cond in ("isa=avx2", "kernels of another CPU type"):
+            cond = "kernels of another CPU type (AVX2 / AVX-512)"
+        return r["component"], cond
+
+    rows_before = {key(r): r for r in json.loads(before.read_text())["rows"]}
+    rows_after = {key(r): r for r in json.loads(after.read_text())["rows"]}
+    lines = ["| component | the second run | before the fix (df0efc3) | after it |", "|---|---|---|---|"]
+    for k in dict.fromkeys([*rows_before, *rows_after]):
+        lines.append(f"| {k[0]} | {k[1]} | {cell(rows_before.get(k))} | {cell(rows_after.get(k))} |")
+    return "\n".join(lines)
 
 
 def _cpu_model() -> str:
