@@ -21,6 +21,9 @@ def test_plan_folders_recipes_and_scaled_steps(tmp_path, wav2sem_dir):
     assert len(plan.cells()) == 6 * 3 * 3
     assert plan.folder("faceformer", "wav2sem", 2) == tmp_path / "faceformer-wav2sem-seed2"  # w2s animate's layout
     assert plan.recipe("voca", "none", 0).wav2sem is None and plan.recipe("voca", "wav2sem", 0).wav2sem == wav2sem_dir
+    per_seed = GridPlan("corpus", ("w0", "w1", "w2"))  # seed k's wav2sem cells read folder k
+    assert [per_seed.recipe("voca", "wav2sem", k).wav2sem for k in (0, 1, 2)] == ["w0", "w1", "w2"]
+    assert GridPlan("corpus", ["w0", "w1", "w2"]).wav2sem == ("w0", "w1", "w2")  # as read back from JSON
     quick = GridPlan("corpus", wav2sem_dir, step_scale=0.1)
     r = quick.recipe("codetalker", "none", 1)
     full = train_config(DecoderRecipe("codetalker"), 100).max_steps
