@@ -21,23 +21,27 @@ import time
 from pathlib import Path
 
 # name -> how the child sets up torch:
-#   default   torch as installed (2 threads on 2 CPUs, OpenMP's spinning wait)
-#   w2s       passive_openmp() before `import torch`, then configure_threads() (what `import w2s` + fit do)
-#   w2s-late  torch imported first, so OpenMP spins: configure_threads() falls back to one thread
-POLICIES = ("default", "w2s", "w2s-late")
+#   default       torch as installed, w2s not imported (one thread per CPU, OpenMP's spinning wait, the CPU's own kernels)
+#   w2s           `import w2s` first (passive wait, W2S_THREADS=1, AVX2 kernels), then configure_threads(): what
+#                 every w2s training does
+#   w2s-native    the same with W2S_CPU_ISA=native: the price of the AVX2 pin is w2s / w2s-native
+#   w2s-2threads  the same with W2S_THREADS=2 (passive wait): the price of one thread is w2s / w2s-2threads
+#   w2s-late      torch imported before w2s, so OpenMP spins and the kernels are the CPU's own
+POLICIES = ("default", "w2s", "w2s-native", "w2s-2threads", "w2s-late")
+ENV = {"w2s-native": {"W2S_CPU_ISA": "native"}, "w2s-2threads": {"W2S_THREADS": "2"}}
 RESULTS = Path(__file__).parent / "results" / "threads.json"
 
 
 def worker(policy: str, steps: int, budget_s: float) -> dict:
     """Median seconds per training step in this process."""
-    from w2s.utils.runtime import configure_threads, passive_openmp
-
-    if policy == "w2s":
-        passive_openmp()
+    if policy.startswith("w2s") and policy != "w2s-late":
+        import w2s  # noqa: F401  (first: the wait policy, thread count and kernels before torch loads)
     wait_policy = os.environ.get("OMP_WAIT_POLICY", "unset")  # what OpenMP reads when torch loads it
     import torch
 
     if policy != "default":
+        from w2s.utils.runtime import configure_threads
+
         configure_threads()
     torch.manual_seed(0)
     layer = torch.nn.TransformerEncoderLayer(256, 4, 1024, dropout=0.0, batch_first=True)
@@ -58,11 +62,14 @@ def worker(policy: str, steps: int, budget_s: float) -> dict:
         step()
         times.append(time.perf_counter() - t0)
     return {"threads": torch.get_num_threads(), "omp_wait_policy": wait_policy,
+            "kernels": torch.backends.cpu.get_cpu_capability(),
             "median_s": round(statistics.median(times), 4), "n_steps": len(times)}  # fmt: skip
 
 
 def measure(policy: str, busy: bool, steps: int, budget_s: float) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "W2S_THREADS")}
+    pinned = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_WAIT_POLICY", "W2S_THREADS", "W2S_CPU_ISA",
+              "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR", "MKL_ENABLE_INSTRUCTIONS", "OPENBLAS_CORETYPE")  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k not in pinned} | ENV.get(policy, {})
     hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
     try:
         cmd = [sys.executable, __file__, "--worker", policy, "--steps", str(steps), "--budget", str(budget_s)]
@@ -103,10 +110,10 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))
-    print(f"{'policy':9} {'threads':>7} {'alone s':>8} {'busy s':>8} {'busy/alone':>10}  "
+    print(f"{'policy':12} {'threads':>7} {'alone s':>8} {'busy s':>8} {'busy/alone':>10}  "
           f"(load avg {os.getloadavg()[0]:.1f})")  # fmt: skip
     for k, r in rows.items():
-        print(f"{k:9} {r['alone']['threads']:7d} {r['alone']['median_s']:8.3f} {r['busy']['median_s']:8.3f} "
+        print(f"{k:12} {r['alone']['threads']:7d} {r['alone']['median_s']:8.3f} {r['busy']['median_s']:8.3f} "
               f"{r['busy_over_alone']:10.2f}")  # fmt: skip
 
 
