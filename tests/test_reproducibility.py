@@ -136,3 +136,13 @@ def test_trained_twice_once_beside_a_busy_cpu_gives_identical_weights(component,
     assert a["digest"] == b["digest"]
     if component == "codetalker":
         assert (a["stage1"], b["stage1"]) == (False, True)
+
+
+@pytest.mark.parametrize("var,value", [("W2S_THREADS", "two"), ("W2S_THREADS", "0"), ("W2S_CPU_ISA", "avx9")])
+def test_a_bad_setting_is_one_line_and_exit_2(var, value, monkeypatch, capsys):
+    from w2s.cli import main
+
+    monkeypatch.setenv(var, value)
+    assert main(["pairs", "--limit", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and var in err[0] and repr(value) in err[0]

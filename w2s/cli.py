@@ -43,6 +43,7 @@ from w2s.semantic.train import (
 )
 from w2s.train import check_checkpoint
 from w2s.utils.io import OutputError, atomic_path, check_writable, output_lock, write_json
+from w2s.utils.runtime import check_compute_env
 
 
 class UsageError(Exception):
@@ -554,6 +555,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     where = " ".join(["w2s", args.command] + ([args.action] if getattr(args, "action", None) else []))
     try:
+        check_compute_env()  # W2S_THREADS, W2S_CPU_ISA
         return COMMANDS[args.command][1](args)
     except BrokenPipeError:  # e.g. `w2s pairs | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -131,11 +131,22 @@ def reproducible_env() -> dict[str, str]:
     return env
 
 
+def check_compute_env() -> None:
+    """ValueError naming the variable when W2S_THREADS or W2S_CPU_ISA is not a valid value."""
+    default_threads()
+    cpu_isa()
+
+
 def pin_compute() -> None:
     """At ``import w2s``, before torch and numpy load: the fixed thread count and kernels in the environment
-    (each library reads them when it loads; configure_threads() fixes the counts of one already loaded)."""
+    (each library reads them when it loads; configure_threads() fixes the counts of one already loaded).
+    An invalid W2S_THREADS / W2S_CPU_ISA pins nothing here; the first training (and the `w2s` command) stops
+    on it with its message."""
     passive_openmp()
-    os.environ.update(reproducible_env())
+    try:
+        os.environ.update(reproducible_env())
+    except ValueError:
+        pass
 
 
 def _cpus() -> int:
