@@ -16,11 +16,8 @@ from __future__ import annotations
 
 import json
 import math
-import multiprocessing
-import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -35,6 +32,7 @@ from w2s.evaluation.paper import oracle_relative_change, relative_change
 from w2s.evaluation.stats import mean_std, paired_test
 from w2s.utils.hashing import key_of
 from w2s.utils.io import read_json, write_json
+from w2s.utils.parallel import default_workers, in_processes
 from w2s.utils.paths import data_dir
 from w2s.utils.runtime import configure_threads
 
@@ -195,20 +193,10 @@ def run_grid(plan: GridPlan, workers: int | None = None, on_result: Callable[[di
             on_result(results[c], i, total)
     if todo:
         _warm_inputs(plan)
-        n = workers or min(len(todo), os.cpu_count() or 1, 4)
-        if n <= 1:
-            for c in todo:
-                results[c] = run_cell(plan, *c)
-                if on_result:
-                    on_result(results[c], len(results), total)
-        else:
-            ctx = multiprocessing.get_context("spawn")  # no forked torch state
-            with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
-                futures = {pool.submit(run_cell, plan, *c): c for c in todo}
-                for f in as_completed(futures):
-                    results[futures[f]] = f.result()
-                    if on_result:
-                        on_result(results[futures[f]], len(results), total)
+        for i, result in in_processes(run_cell, [(plan, *c) for c in todo], default_workers(len(todo), workers)):
+            results[todo[i]] = result
+            if on_result:
+                on_result(result, len(results), total)
     return [results[c] for c in cells]
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from w2s.semantic.targets import cached_embed, load_text_model
 from w2s.semantic.wav2sem import Wav2Sem, Wav2SemConfig
 from w2s.train import History, TrainConfig, fit
 from w2s.utils.hashing import key_of
+from w2s.utils.parallel import default_workers, in_processes
 from w2s.utils.paths import data_dir
 from w2s.utils.runtime import configure_threads, progress, set_seed
 
@@ -474,9 +474,6 @@ def load_or_train_many(audio_paths, texts, recipes: list[Wav2SemRecipe], data_ke
     Those not trained yet train in `workers` spawned processes (default: one per CPU, at most 4), each with
     w2s's fixed thread count, so a model is the same whichever process trained it. The host features of a
     lite recipe are encoded (and cached) here first, so that no two workers encode them at once."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     root = Path(root) if root else data_dir() / "models"
     todo = []
     for r in recipes:
@@ -489,13 +486,7 @@ def load_or_train_many(audio_paths, texts, recipes: list[Wav2SemRecipe], data_ke
         out = root / f"wav2sem-{r.config}-{recipe_key(r, key)}"
         if not ((out / "model" / "config.json").is_file() and (out / "wav2sem_run.json").is_file()):
             todo.append(r)
-    n = min(len(todo), workers or min(os.cpu_count() or 1, 4))
-    if n > 1:
-        ctx = multiprocessing.get_context("spawn")  # no forked torch state
-        with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
-            for f in [pool.submit(_load_or_train_folder, audio_paths, texts, r, data_key, root, host_corpus) for r in todo]:
-                f.result()
-    else:
-        for r in todo:
-            _load_or_train_folder(audio_paths, texts, r, data_key, root, host_corpus)
+    jobs = [(audio_paths, texts, r, data_key, root, host_corpus) for r in todo]
+    for _ in in_processes(_load_or_train_folder, jobs, default_workers(len(jobs), workers)):
+        pass
     return [load_or_train(audio_paths, texts, r, data_key, root=root, host_corpus=host_corpus)[3] for r in recipes]
