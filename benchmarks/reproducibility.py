@@ -5,6 +5,8 @@ conditions that differ between two real runs, and reports the first step whose l
 the final weights are bit-identical:
 
     python benchmarks/reproducibility.py [--steps 60] [--components wav2sem,recogniser,stage1,codetalker]
+    python benchmarks/reproducibility.py --spread data/ [--hosts voca,codetalker,lgldm]   # after a make run
+    python benchmarks/reproducibility.py --table      # the README's before / after table
 
 components (all on the smoke corpus, built into a temporary data folder):
   wav2sem     notebook 02's lite recipe (attention pooling, InfoNCE against all sentences, phoneme CTC), on MFCC
@@ -144,9 +146,22 @@ def main() -> None:
     ap.add_argument("--out")
     ap.add_argument("--results", default=str(HERE / "results" / "reproducibility.json"))
     ap.add_argument("--table", action="store_true", help="print the README's table from the results (before and after)")
+    ap.add_argument("--spread", metavar="DATA_DIR", help="a finished make run's data/: retrain some of its grid cells "
+                    "with another thread count and the CPU's own kernels, and compare (results/reproducibility-spread.json)")
+    ap.add_argument("--hosts", default="voca,codetalker,lgldm")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--step-scale", type=float, default=0.8)
+    ap.add_argument("--spread-child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         return _child(args.child, args.steps, args.out)
+    if args.spread_child:
+        return _spread_child(args.spread_child, args.out)
+    if args.spread:
+        rows = spread(Path(args.spread).resolve(), args.hosts.split(","), args.seed, args.step_scale)
+        out = Path(args.results).with_name("reproducibility-spread.json")
+        out.write_text(json.dumps({"machine": {"cpu": _cpu_model(), "cores": os.cpu_count()}, "rows": rows}, indent=1) + "\n")
+        return print("wrote", out)
     if args.table:
         return print(table(Path(args.results).with_name("reproducibility-before.json"), Path(args.results)))
 
@@ -186,6 +201,47 @@ def main() -> None:
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
     Path(args.results).write_text(json.dumps(out, indent=1) + "\n")
     print("wrote", args.results)
+
+
+def _spread_child(plan_json: str, out: str) -> None:
+    """One grid cell under this process's W2S_THREADS / W2S_CPU_ISA (the --spread mode's worker)."""
+    import w2s  # noqa: F401
+    from w2s.evaluation.grid import GridPlan, run_cell
+
+    spec = json.loads(plan_json)
+    cell = spec.pop("cell")
+    plan = GridPlan(**{k: tuple(v) if isinstance(v, list) else v for k, v in spec.items()})
+    r = run_cell(plan, *cell)
+    Path(out).write_text(json.dumps({"metrics": r["metrics"], "loss_last": r["history"]["loss"][-1]}))
+
+
+def spread(data: Path, hosts: list[str], seed: int, step_scale: float) -> list[dict]:
+    """How far a finished run's grid cells move when retrained with another thread count or with the CPU's own
+    kernels (what an unpinned machine of another type would do): each cell retrained in a fresh process into a
+    temporary folder, reading the run's cached corpus, features and stage 1, against the run's own cell."""
+    from w2s.evaluation.grid import GridPlan
+
+    corpus = next((data / "corpus").glob("default*"))
+    ref = GridPlan(str(corpus), "", hosts=tuple(hosts), semantics=("none",), seeds=(seed,), step_scale=step_scale,
+                   conditions="0")  # fmt: skip
+    rows = []
+    for host in hosts:
+        mine = json.loads(next(ref.folder(host, "none", seed).glob("grid-eval-*.json")).read_text())["metrics"]
+        for name, env in {"pinned (the run's settings)": {}, "W2S_THREADS=2": {"W2S_THREADS": "2"},
+                          "W2S_CPU_ISA=native": {"W2S_CPU_ISA": "native"}}.items():  # fmt: skip
+            with tempfile.TemporaryDirectory() as tmp:
+                spec = {"corpus_root": str(corpus), "wav2sem": "", "hosts": [host], "semantics": ["none"], "seeds": [seed],
+                        "step_scale": step_scale, "conditions": "0", "models_dir": tmp, "cell": [host, "none", seed]}  # fmt: skip
+                out = Path(tmp) / "r.json"
+                subprocess.run([sys.executable, __file__, "--spread-child", json.dumps(spec), "--out", str(out)],
+                               env={**os.environ, "W2S_DATA_DIR": str(data), "W2S_PROGRESS": "0", **env}, check=True)  # fmt: skip
+                m = json.loads(out.read_text())["metrics"]
+            row = {"host": host, "seed": seed, "setting": name, "lve": m["lve"], "run_lve": mine["lve"],
+                   "lve_relative_change": m["lve"] / mine["lve"] - 1, "identical": m == mine,
+                   "minimal_pair_accuracy": [mine.get("minimal_pair_accuracy"), m.get("minimal_pair_accuracy")]}  # fmt: skip
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    return rows
 
 
 def table(before: Path, after: Path) -> str:
