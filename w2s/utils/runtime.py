@@ -203,5 +203,5 @@ def compute_record() -> dict:
         import platform
 
         cpu = platform.processor() or platform.machine()
-    return {"threads": torch.get_num_threads(), "cpu_isa": cpu_isa(), "kernels": torch.backends.cpu.get_cpu_capability(),
-            "torch": torch.__version__, "numpy": numpy.__version__, "cpu": cpu}  # fmt: skip
+    return {"threads": int(torch.get_num_threads()), "cpu_isa": cpu_isa(), "kernels": str(torch.backends.cpu.get_cpu_capability()),
+            "torch": str(torch.__version__), "numpy": str(numpy.__version__), "cpu": str(cpu)}  # fmt: skip
