@@ -43,6 +43,7 @@ HERE = Path(__file__).resolve().parent
 COMPONENTS = ("wav2sem", "recogniser", "stage1", "codetalker")
 AVX2 = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2",
         "OPENBLAS_CORETYPE": "Haswell"}  # fmt: skip
+PINNED = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", *AVX2)  # what `import w2s` sets in the environment
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,6 +152,7 @@ def main() -> None:
     ap.add_argument("--hosts", default="voca,codetalker,lgldm")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--step-scale", type=float, default=0.8)
+    ap.add_argument("--settings", default="", help="with --spread: only these of W2S_THREADS,W2S_CPU_ISA (and pinned)")
     ap.add_argument("--spread-child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -158,9 +160,12 @@ def main() -> None:
     if args.spread_child:
         return _spread_child(args.spread_child, args.out)
     if args.spread:
-        rows = spread(Path(args.spread).resolve(), args.hosts.split(","), args.seed, args.step_scale)
+        rows = spread(Path(args.spread).resolve(), args.hosts.split(","), args.seed, args.step_scale,
+                      [x for x in args.settings.split(",") if x])  # fmt: skip
         out = Path(args.results).with_name("reproducibility-spread.json")
-        out.write_text(json.dumps({"machine": {"cpu": _cpu_model(), "cores": os.cpu_count()}, "rows": rows}, indent=1) + "\n")
+        old = json.loads(out.read_text())["rows"] if out.is_file() and args.settings else []
+        keep = [r for r in old if (r["host"], r["setting"]) not in {(x["host"], x["setting"]) for x in rows}]
+        out.write_text(json.dumps({"machine": {"cpu": _cpu_model(), "cores": os.cpu_count()}, "rows": keep + rows}, indent=1) + "\n")
         return print("wrote", out)
     if args.table:
         return print(table(Path(args.results).with_name("reproducibility-before.json"), Path(args.results)))
@@ -172,7 +177,7 @@ def main() -> None:
 
     data = tempfile.mkdtemp(prefix="w2s-repro-")
     base = {"W2S_DATA_DIR": data, "W2S_PROGRESS": "0", "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
-    for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", *AVX2):  # the children decide
+    for k in PINNED:  # the children decide
         os.environ.pop(k, None)
     other = 1 if default_threads() > 1 else 2
     # what another machine would run: AVX2 kernels on this AVX-512 CPU when w2s lets the libraries choose
@@ -215,26 +220,29 @@ def _spread_child(plan_json: str, out: str) -> None:
     Path(out).write_text(json.dumps({"metrics": r["metrics"], "loss_last": r["history"]["loss"][-1]}))
 
 
-def spread(data: Path, hosts: list[str], seed: int, step_scale: float) -> list[dict]:
+def spread(data: Path, hosts: list[str], seed: int, step_scale: float, settings: list[str] | None = None) -> list[dict]:
     """How far a finished run's grid cells move when retrained with another thread count or with the CPU's own
     kernels (what an unpinned machine of another type would do): each cell retrained in a fresh process into a
     temporary folder, reading the run's cached corpus, features and stage 1, against the run's own cell."""
     from w2s.evaluation.grid import GridPlan
 
-    corpus = next((data / "corpus").glob("default*"))
+    corpus = next((data / "corpus").glob("*-default-seed0"))
     ref = GridPlan(str(corpus), "", hosts=tuple(hosts), semantics=("none",), seeds=(seed,), step_scale=step_scale,
-                   conditions="0")  # fmt: skip
+                   conditions="0", models_dir=str(data / "models" / f"decoders-x{step_scale:g}"))  # fmt: skip
     rows = []
     for host in hosts:
         mine = json.loads(next(ref.folder(host, "none", seed).glob("grid-eval-*.json")).read_text())["metrics"]
         for name, env in {"pinned (the run's settings)": {}, "W2S_THREADS=2": {"W2S_THREADS": "2"},
                           "W2S_CPU_ISA=native": {"W2S_CPU_ISA": "native"}}.items():  # fmt: skip
+            if settings and name.split("=")[0] not in settings:
+                continue
             with tempfile.TemporaryDirectory() as tmp:
                 spec = {"corpus_root": str(corpus), "wav2sem": "", "hosts": [host], "semantics": ["none"], "seeds": [seed],
                         "step_scale": step_scale, "conditions": "0", "models_dir": tmp, "cell": [host, "none", seed]}  # fmt: skip
                 out = Path(tmp) / "r.json"
+                child = {k: v for k, v in os.environ.items() if k not in PINNED}  # the child's w2s decides
                 subprocess.run([sys.executable, __file__, "--spread-child", json.dumps(spec), "--out", str(out)],
-                               env={**os.environ, "W2S_DATA_DIR": str(data), "W2S_PROGRESS": "0", **env}, check=True)  # fmt: skip
+                               env={**child, "W2S_DATA_DIR": str(data), "W2S_PROGRESS": "0", **env}, check=True)  # fmt: skip
                 m = json.loads(out.read_text())["metrics"]
             row = {"host": host, "seed": seed, "setting": name, "lve": m["lve"], "run_lve": mine["lve"],
                    "lve_relative_change": m["lve"] / mine["lve"] - 1, "identical": m == mine,
