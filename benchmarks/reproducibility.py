@@ -165,7 +165,9 @@ def main() -> None:
         out = Path(args.results).with_name("reproducibility-spread.json")
         old = json.loads(out.read_text())["rows"] if out.is_file() and args.settings else []
         keep = [r for r in old if (r["host"], r["setting"]) not in {(x["host"], x["setting"]) for x in rows}]
-        out.write_text(json.dumps({"machine": {"cpu": _cpu_model(), "cores": os.cpu_count()}, "rows": keep + rows}, indent=1) + "\n")
+        from w2s.utils.runtime import cpu_model
+
+        out.write_text(json.dumps({"machine": {"cpu": cpu_model(), "cores": os.cpu_count()}, "rows": keep + rows}, indent=1) + "\n")
         return print("wrote", out)
     if args.table:
         return print(table(Path(args.results).with_name("reproducibility-before.json"), Path(args.results)))
@@ -173,7 +175,7 @@ def main() -> None:
     import torch
 
     import w2s  # noqa: F401
-    from w2s.utils.runtime import cpu_isa, default_threads
+    from w2s.utils.runtime import cpu_isa, cpu_model, default_threads
 
     data = tempfile.mkdtemp(prefix="w2s-repro-")
     base = {"W2S_DATA_DIR": data, "W2S_PROGRESS": "0", "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
@@ -200,7 +202,7 @@ def main() -> None:
                    "isa": [first["isa"], r["isa"]], "seconds": [first["seconds"], r["seconds"]]}  # fmt: skip
             rows.append(row)
             print(json.dumps(row), flush=True)
-    out = {"machine": {"cpu": _cpu_model(), "cores": os.cpu_count(), "torch": torch.__version__,
+    out = {"machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "torch": torch.__version__,
                        "W2S_CPU_ISA": os.environ.get("W2S_CPU_ISA", "(default)")},
            "rows": rows}  # fmt: skip
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
@@ -279,12 +281,6 @@ def table(before: Path, after: Path) -> str:
         lines.append(f"| {k[0]} | {k[1]} | {cell(rows_before.get(k))} | {cell(rows_after.get(k))} |")
     return "\n".join(lines)
 
-
-def _cpu_model() -> str:
-    try:
-        return next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return "unknown"
 
 
 if __name__ == "__main__":

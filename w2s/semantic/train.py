@@ -475,14 +475,15 @@ def load_or_train_many(audio_paths, texts, recipes: list[Wav2SemRecipe], data_ke
     w2s's fixed thread count, so a model is the same whichever process trained it. The host features of a
     lite recipe are encoded (and cached) here first, so that no two workers encode them at once."""
     root = Path(root) if root else data_dir() / "models"
-    todo = []
+    todo, hosts = [], {}
     for r in recipes:
         key = data_key
         if r.config == "lite":
-            host = host_encoder(r, host_corpus)
-            key = f"{data_key}|{host.identity}"
-            for p in progress(audio_paths, desc="host features", unit="utt"):
-                cached_encode(host, load_audio(p))
+            if r.host_encoder not in hosts:  # encoded once per host encoder, whatever the number of seeds
+                hosts[r.host_encoder] = host_encoder(r, host_corpus)
+                for p in progress(audio_paths, desc="host features", unit="utt"):
+                    cached_encode(hosts[r.host_encoder], load_audio(p))
+            key = f"{data_key}|{hosts[r.host_encoder].identity}"
         out = root / f"wav2sem-{r.config}-{recipe_key(r, key)}"
         if not ((out / "model" / "config.json").is_file() and (out / "wav2sem_run.json").is_file()):
             todo.append(r)

@@ -192,16 +192,20 @@ def _warn_unpinned_kernels() -> None:
             "from a run that imported w2s first (or set W2S_CPU_ISA=native everywhere)", ", ".join(late))
 
 
+def cpu_model() -> str:
+    """The CPU's model name (Linux's /proc/cpuinfo), else what the platform module knows."""
+    try:
+        return next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        import platform
+
+        return platform.processor() or platform.machine()
+
+
 def compute_record() -> dict:
     """What a result's numbers depend on besides its recipe: threads, kernels, library versions, CPU."""
     import numpy
     import torch
 
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        import platform
-
-        cpu = platform.processor() or platform.machine()
     return {"threads": int(torch.get_num_threads()), "cpu_isa": cpu_isa(), "kernels": str(torch.backends.cpu.get_cpu_capability()),
-            "torch": str(torch.__version__), "numpy": str(numpy.__version__), "cpu": str(cpu)}  # fmt: skip
+            "torch": str(torch.__version__), "numpy": str(numpy.__version__), "cpu": cpu_model()}  # fmt: skip
