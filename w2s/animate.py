@@ -280,6 +280,9 @@ def _check_run(folder: Path, host: str, semantic: str | None, text: str | None) 
         raise AnimateError(
             f"--model {folder} was trained with --semantic {recipe.get('semantic')}, not {semantic}"
         )
+    if recipe.get("semantic") == "oracle_word":
+        raise AnimateError(f"--model {folder} is a positive control (oracle_word: it reads the corpus's pair word, "
+                           "not the audio); animate a none, wav2sem or oracle_text decoder")  # fmt: skip
     if recipe.get("semantic") == "oracle_text" and not (text and text.strip()):
         raise AnimateError(f"--model {folder} reads the transcript's text vector (oracle_text): pass --text")
 

@@ -32,6 +32,7 @@ from w2s.decoders.training import DecoderRecipe, train_decoder
 from w2s.evaluation.analysis import analyse, summary_rows
 from w2s.evaluation.decoders import evaluate_decoder
 from w2s.evaluation.readme import update_readme
+from w2s.fusion import SOURCES
 from w2s.runner import NotebookError, run_all
 from w2s.semantic.train import (
     Wav2SemRecipe,
@@ -358,8 +359,9 @@ def _decoder_args(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", required=True)
     t = sub.add_parser("train", help="train a host decoder with or without the plug (resumable)")
     t.add_argument("--host", required=True, choices=decoders.names())
-    t.add_argument("--semantic", default="none", choices=["none", "wav2sem", "oracle_text"],
-                   help="F_s: none (the baseline), a trained Wav2Sem on the audio, or the transcript's text vector")
+    t.add_argument("--semantic", default="none", choices=list(SOURCES),
+                   help="F_s: none (the baseline), a trained Wav2Sem on the audio, the transcript's text vector, or "
+                        "oracle_word (a positive control: a code of the pair word the clip says)")
     t.add_argument("--wav2sem", default=None, help="--semantic wav2sem: a trained Wav2Sem folder (w2s wav2sem train --out)")
     t.add_argument("--text-model", default=DEFAULT_TEXT_MODEL, help="oracle_text's sentence model (name or folder)")
     t.add_argument("--corpus", type=Path, required=True, help="dataset folder (our corpus, VOCASET or BIWI layout)")

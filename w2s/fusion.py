@@ -13,6 +13,9 @@ semantic_source
 * ``"oracle_text"``: the same computation fed with the text embedding of the transcript (the
   paper's BERT_c / BERT_m ablation rows). The module cannot tell where a vector came from: the
   source names what the caller passes, for configs, logs and checks of shape;
+* ``"oracle_word"``: a positive control, not a method: a fixed random unit code of the near-homophone
+  word the sentence says (zero for a clip without one). It carries the answer in the same
+  utterance-constant form, so a host that cannot use it cannot use any sentence vector either;
 * ``"none"``: the baseline, ``W_out(F_p)``; F_s is ignored and there is no ``W_s``. ``W_out`` is
   created first, so with the same seed the baseline and the plugged model start from the same
   ``W_out``, and they differ only by the ``W_s F_s`` term.
@@ -24,6 +27,13 @@ Fixed against the official CodeTalker integration (paper digest §8):
 * F_s is broadcast per item of the batch, (B, 1, C): the official ``[B, T, C] + [B, C]`` is only
   right for B = 1 (bug 15);
 * padded frames (mask False) are zeroed in the output.
+
+The plug's scale (``standardize``). The paper adds F_s as it comes: here a unit-norm MiniLM vector
+through a default-initialised W_s, whose clip-varying part is a few percent of ||F_p|| at the fusion
+point (the official CodeTalker code adds BERT-scale vectors, and its text oracle with no projection at
+all). With ``standardize=True`` F_s is first centred on the training clips' mean and scaled so that its
+per-element RMS matches F_p's (``fit_standardization``, called once before training; the statistics
+are buffers, saved with the model and never trained).
 """
 
 from __future__ import annotations
@@ -35,7 +45,8 @@ import torch.nn as nn
 
 from w2s.data.batch import as_mask
 
-SOURCES = ("none", "wav2sem", "oracle_text")
+SOURCES = ("none", "wav2sem", "oracle_text", "oracle_word")
+PLUG_SCALES = ("raw", "standardize")  # F_s as it comes (the paper) | centred and scaled to F_p's RMS
 
 
 class FusionError(ValueError):
@@ -47,7 +58,8 @@ class FusionConfig:
     audio_dim: int  # C_p: the host encoder's frame feature size (F_p)
     semantic_dim: int  # C_s: the semantic vector's size (F_s; 384 MiniLM, 768 BERT)
     out_dim: int  # what the host decoder reads (CodeTalker: 1024)
-    semantic_source: str = "wav2sem"  # "none" | "wav2sem" | "oracle_text"
+    semantic_source: str = "wav2sem"  # "none" | "wav2sem" | "oracle_text" | "oracle_word"
+    standardize: bool = False  # centre F_s on the training mean and scale it to F_p's RMS before W_s
 
     def __post_init__(self):
         if self.semantic_source not in SOURCES:
@@ -67,6 +79,35 @@ class SemanticFusion(nn.Module):
         self.config = config
         self.W_out = nn.Linear(config.audio_dim, config.out_dim)  # first: same init with or without W_s
         self.W_s = nn.Linear(config.semantic_dim, config.audio_dim) if config.uses_semantics else None
+        if self.W_s is not None and config.standardize:  # set by fit_standardization; saved, never trained
+            self.register_buffer("F_s_mean", torch.zeros(config.semantic_dim))
+            self.register_buffer("F_s_gain", torch.ones(()))
+
+    @property
+    def standardizes(self) -> bool:
+        return self.W_s is not None and self.config.standardize
+
+    @torch.no_grad()
+    def fit_standardization(self, F_s: torch.Tensor, F_p_rms: float) -> dict:
+        """F_s (N, semantic_dim) of the training clips, F_p_rms: the per-element RMS of their F_p frames.
+        Sets the mean and the gain so that the centred F_s has F_p's per-element RMS."""
+        if not self.standardizes:
+            raise FusionError("fit_standardization: this plug was built without standardize=True")
+        if F_s.ndim != 2 or F_s.shape[1] != self.config.semantic_dim or len(F_s) < 2:
+            raise FusionError(f"fit_standardization: F_s must be (N >= 2, {self.config.semantic_dim}), got {tuple(F_s.shape)}")
+        mean = F_s.double().mean(0)
+        rms = (F_s.double() - mean).pow(2).mean().sqrt().item()
+        if not rms > 0 or not F_p_rms > 0:
+            raise FusionError(f"fit_standardization: F_s does not vary across clips (RMS {rms}) or F_p's RMS is {F_p_rms}")
+        self.F_s_mean.copy_(mean.float())
+        self.F_s_gain.fill_(F_p_rms / rms)
+        return {"F_s_rms": rms, "F_p_rms": float(F_p_rms), "gain": F_p_rms / rms}
+
+    def semantic_term(self, F_s: torch.Tensor) -> torch.Tensor:
+        """W_s F_s (B, audio_dim), after standardisation when the plug has it."""
+        if self.standardizes:
+            F_s = (F_s - self.F_s_mean) * self.F_s_gain
+        return self.W_s(F_s)
 
     def forward(
         self, F_p: torch.Tensor, F_s: torch.Tensor | None = None, mask: torch.Tensor | None = None
@@ -94,11 +135,11 @@ class SemanticFusion(nn.Module):
                 raise FusionError(
                     f"F_s: expected ({B}, {cfg.semantic_dim}) (one vector per item of F_p), got {tuple(F_s.shape)}"
                 )
-            h = h + self.W_s(F_s).unsqueeze(1)  # (B, 1, C_p): item b's vector on every frame of item b
+            h = h + self.semantic_term(F_s).unsqueeze(1)  # (B, 1, C_p): item b's vector on every frame of item b
         F_d = self.W_out(h)  # (B, T, out_dim)
         if mask is not None:
             F_d = F_d * mask.unsqueeze(-1).to(F_d.dtype)  # padded frames -> 0
         return F_d
 
     def extra_repr(self) -> str:
-        return f"semantic_source={self.config.semantic_source!r}"
+        return f"semantic_source={self.config.semantic_source!r}, standardize={self.config.standardize}"

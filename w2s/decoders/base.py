@@ -44,7 +44,7 @@ import torch.nn as nn
 from w2s.data.audio import SAMPLE_RATE
 from w2s.data.batch import Batch
 from w2s.decoders.audio_encoder import FREEZE, TrainableEncoder
-from w2s.fusion import SOURCES, FusionConfig, SemanticFusion
+from w2s.fusion import PLUG_SCALES, SOURCES, FusionConfig, SemanticFusion
 from w2s.nn.checkpoint import CheckpointMixin, Config, read_meta, resolve
 
 
@@ -60,8 +60,9 @@ class DecoderConfig(Config):
     audio_dim: int = 768  # C_p: the host encoder's frame features F_p (wav2vec2-base 768)
     fused_dim: int = 64  # what the host reads: W_out's output (CodeTalker's audio_feature_map: 1024)
     n_subjects: int = 8  # training identities (speaking style); 0: none
-    semantic_source: str = "none"  # "none" (the baseline) | "wav2sem" | "oracle_text"
+    semantic_source: str = "none"  # "none" (the baseline) | "wav2sem" | "oracle_text" | "oracle_word" (a control)
     semantic_dim: int = 768  # C_s: F_s's size (768 BERT / Wav2Sem_c, 384 all-MiniLM-L6-v2)
+    plug_scale: str = "raw"  # "raw": F_s as it comes (the paper) | "standardize": centred, scaled to F_p's RMS
     encoder: str | None = None  # a wav2vec2-style hub name or folder the host runs and trains itself on
     #                             batch.audio (FaceFormer, CodeTalker); None: F_p precomputed by a frozen encoder
     encoder_freeze: str = "cnn"  # with `encoder`: "cnn" (the originals: CNN frozen, transformer trained) | "all" | "none"
@@ -72,6 +73,8 @@ class DecoderConfig(Config):
     def __post_init__(self):
         if self.semantic_source not in SOURCES:
             raise DecoderError(f"semantic_source must be one of {SOURCES}, got {self.semantic_source!r}")
+        if self.plug_scale not in PLUG_SCALES:
+            raise DecoderError(f"plug_scale must be one of {PLUG_SCALES}, got {self.plug_scale!r}")
         for name in ("n_vertices", "audio_dim", "fused_dim", "semantic_dim"):
             if int(getattr(self, name)) < 1:
                 raise DecoderError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -82,7 +85,8 @@ class DecoderConfig(Config):
 
     @property
     def fusion(self) -> FusionConfig:
-        return FusionConfig(self.audio_dim, self.semantic_dim, self.fused_dim, self.semantic_source)
+        return FusionConfig(self.audio_dim, self.semantic_dim, self.fused_dim, self.semantic_source,
+                            self.plug_scale == "standardize")
 
     @classmethod
     def paper(cls, **overrides) -> DecoderConfig:

@@ -8,7 +8,8 @@
 F_p: the frozen encoder's frames (:mod:`w2s.encoders`, on-disk feature cache), resampled to exactly
 the clip's vertex frames by FaceFormer's rule (:func:`w2s.encoders.align_to_fps`). F_s: one vector per
 clip, from the frozen Wav2Sem on the clip's audio (cached on disk by the model's weights and the audio
-bytes) or, for the oracle, the text embedding of the transcript (the semantic cache). Both are the same
+bytes) or, for the oracle, the text embedding of the transcript (the semantic cache), or, for the positive
+control ``oracle_word``, the code of the near-homophone word the clip says. Both are the same
 for every epoch, seed and host that reads the same encoder, so they are computed once, not per epoch.
 """
 
@@ -23,10 +24,13 @@ import numpy as np
 import torch
 
 from w2s.data.batch import Batch, pad
+from w2s.data.corpus import Corpus
 from w2s.data.faces import FaceDataset
+from w2s.data.files import normalise_word
 from w2s.data.spec import DatasetSpec
 from w2s.decoders.base import DecoderError
 from w2s.encoders import Encoder, align_to_fps, audio_sha256, cached_encode, load_encoder
+from w2s.fusion import SOURCES
 from w2s.semantic.targets import cached_embed, load_text_model
 from w2s.semantic.wav2sem import Wav2Sem
 from w2s.utils.cache import NpyCache
@@ -84,14 +88,15 @@ def collate(clips: list[Clip], subject_index: int | None = None) -> Batch:
 
 
 class SemanticSource:
-    """Where F_s comes from: ``none``, ``oracle_text`` (a text model on the transcript) or ``wav2sem``
-    (a frozen Wav2Sem on the audio). ``identity`` names it in a decoder's run record."""
+    """Where F_s comes from: ``none``, ``oracle_text`` (a text model on the transcript), ``wav2sem``
+    (a frozen Wav2Sem on the audio) or ``oracle_word`` (the positive control: a code of the pair word said). ``identity`` names it in a decoder's run record."""
 
     name: str = "none"
     dim: int = 0
     identity: str = "none"
 
-    def vectors(self, clips_audio: list[np.ndarray], transcripts: list[str | None], stems: list[str]) -> np.ndarray | None:
+    def vectors(self, clips_audio: list[np.ndarray], transcripts: list[str | None], stems: list[str],
+                alignments: list[dict | None] | None = None) -> np.ndarray | None:  # fmt: skip
         return None
 
     @staticmethod
@@ -104,7 +109,9 @@ class SemanticSource:
             if wav2sem is None:
                 raise DecoderError("semantic source 'wav2sem' needs a trained Wav2Sem: pass its folder (--wav2sem)")
             return Wav2SemVectors(wav2sem, corpus_root)
-        raise DecoderError(f"unknown semantic source {name!r}; choose none, wav2sem or oracle_text")
+        if name == "oracle_word":
+            return OracleWord(corpus_root, load_text_model(text_model).dim)
+        raise DecoderError(f"unknown semantic source {name!r}; choose one of {', '.join(SOURCES)}")
 
 
 class OracleText(SemanticSource):
@@ -117,12 +124,47 @@ class OracleText(SemanticSource):
         self.dim = self.model.dim
         self.identity = self.model.identity
 
-    def vectors(self, clips_audio, transcripts, stems):
+    def vectors(self, clips_audio, transcripts, stems, alignments=None):
         missing = [s for s, t in zip(stems, transcripts) if not t]
         if missing:
             raise DecoderError(f"oracle_text needs a transcript for every clip; none for {missing[:3]} "
                                f"({len(missing)} in all): add transcripts.json to the dataset folder")  # fmt: skip
         return cached_embed(self.model, list(transcripts))
+
+
+class OracleWord(SemanticSource):
+    """The positive control: F_s = a fixed random unit code of the near-homophone pair word the clip says
+    (the normalised sum when it says several), zero for a clip that says none. The same
+    utterance-constant form and norm as a sentence vector, but it carries the answer. The codes depend
+    only on the word (seeded by its SHA-256), so train and test clips share them."""
+
+    name = "oracle_word"
+
+    def __init__(self, corpus_root, dim: int):
+        if corpus_root is None or not Corpus.is_built(corpus_root):
+            raise DecoderError(f"oracle_word reads the pair words of a corpus built by w2s (pairs.json); {corpus_root} is not one")
+        self.words = sorted({normalise_word(w) for w in Corpus.open(corpus_root).pair_words("near")})
+        self.dim = dim
+        self.identity = f"oracle_word:v1:{dim}:{hashlib.sha256(' '.join(self.words).encode()).hexdigest()[:16]}"
+
+    def code(self, word: str) -> np.ndarray:
+        """(dim,) unit vector of `word`, the same in every process."""
+        rng = np.random.default_rng(int.from_bytes(hashlib.sha256(f"oracle_word:{word}".encode()).digest()[:8], "little"))
+        v = rng.standard_normal(self.dim)
+        return v / np.linalg.norm(v)
+
+    def vectors(self, clips_audio, transcripts, stems, alignments=None):
+        if alignments is None or any(a is None for a in alignments):
+            missing = stems if alignments is None else [s for s, a in zip(stems, alignments) if a is None]
+            raise DecoderError(f"oracle_word needs the word timings (alignments.json) of every clip; none for {missing[:3]}")
+        known = set(self.words)
+        out = np.zeros((len(stems), self.dim))
+        for i, a in enumerate(alignments):
+            said = [w for w in (normalise_word(x.get("word", "")) for x in a.get("words", [])) if w in known]
+            if said:
+                v = sum(self.code(w) for w in said)
+                out[i] = v / np.linalg.norm(v)
+        return out.astype(np.float32)
 
 
 def wav2sem_folder(path) -> Path:
@@ -158,7 +200,7 @@ class Wav2SemVectors(SemanticSource):
             self.identity += f"|{self.host.identity}"
         self.cache = NpyCache(cache_dir("semantic_vectors"), "F_s cache")
 
-    def vectors(self, clips_audio, transcripts, stems):
+    def vectors(self, clips_audio, transcripts, stems, alignments=None):
         keys = [hashlib.sha256(f"{self.identity}\0{audio_sha256(a)}".encode()).hexdigest() for a in clips_audio]
         out = [self.cache.load(k, (self.dim,)) for k in keys]
         todo = [i for i, v in enumerate(out) if v is None]
@@ -192,7 +234,7 @@ def load_clips(root, split: str, encoder: Encoder | None, semantic: SemanticSour
                           verts, F_p, None, ds.fps, ds.transcripts.get(e.stem), ds.alignments.get(e.stem),
                           torch.from_numpy(audio) if encoder is None else None, dataset))  # fmt: skip
         audios.append(audio)
-    F_s = semantic.vectors(audios, [c.transcript for c in clips], [c.stem for c in clips])
+    F_s = semantic.vectors(audios, [c.transcript for c in clips], [c.stem for c in clips], [c.alignment for c in clips])
     if F_s is not None:
         for c, v in zip(clips, F_s, strict=True):
             c.F_s = torch.from_numpy(np.ascontiguousarray(v))

@@ -16,10 +16,13 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+import torch
+
 from w2s.data.spec import BIWI, VOCASET, DatasetSpec
 from w2s.decoders.base import Decoder, DecoderError, get, load, names, train_step
 from w2s.decoders.inputs import DEFAULT_TEXT_MODEL, SemanticSource, collate, load_clips
 from w2s.encoders import load_encoder
+from w2s.fusion import SOURCES
 from w2s.train import History, TrainConfig, fit
 from w2s.utils.io import read_json, write_json
 from w2s.utils.paths import cache_dir
@@ -33,7 +36,7 @@ DATASETS = {"auto": None, "vocaset": VOCASET, "biwi": BIWI}  # auto: our corpus 
 class DecoderRecipe:
     host: str  # a registered decoder: voca | faceformer | codetalker | ...
     preset: str = "tiny"  # tiny (CPU default) | paper
-    semantic: str = "none"  # none | wav2sem | oracle_text
+    semantic: str = "none"  # none | wav2sem | oracle_text | oracle_word (the positive control)
     seed: int = 0
     dataset: str = "auto"  # the folder's layout and splits: auto (a corpus built by w2s) | vocaset | biwi
     encoder: str | None = None  # F_p's encoder (w2s.encoders.load_encoder name); None: the host's offline default
@@ -54,8 +57,8 @@ class DecoderRecipe:
             raise DecoderError(f"--joint: {self.host} trains on one dataset; hosts with one head per dataset: {multi}")
         for j in self.joint:
             joint_dataset(j)  # the layout part is checked here
-        if self.semantic not in ("none", "wav2sem", "oracle_text"):
-            raise DecoderError(f"--semantic must be none, wav2sem or oracle_text, got {self.semantic!r}")
+        if self.semantic not in SOURCES:
+            raise DecoderError(f"--semantic must be one of {', '.join(SOURCES)}, got {self.semantic!r}")
         if self.semantic == "wav2sem" and not self.wav2sem:
             raise DecoderError("--semantic wav2sem needs --wav2sem FOLDER (a trained Wav2Sem: w2s wav2sem train, or notebook 02)")
         for name in ("max_steps", "batch_size"):
@@ -131,6 +134,19 @@ def semantic_source(recipe: DecoderRecipe, corpus_root) -> tuple[SemanticSource,
     return sem, dim
 
 
+def fit_plug(model: Decoder, clips: list) -> dict:
+    """With ``plug_scale="standardize"``: the plug's F_s statistics from the training clips (F_s's mean, and
+    the gain to F_p's per-element RMS), before training. Returns ``{"plug": stats}`` for the run record, or {}."""
+    if not model.fusion.standardizes:
+        return {}
+    if any(c.features is None for c in clips):
+        raise DecoderError(f"{model.name}: plug_scale=standardize scales F_s to the frozen encoder's F_p; a host that "
+                           "runs its own encoder (--finetune-encoder) has none before training")  # fmt: skip
+    sq = sum(float(c.features.double().pow(2).sum()) for c in clips)
+    n = sum(c.features.numel() for c in clips)
+    return {"plug": model.fusion.fit_standardization(torch.stack([c.F_s for c in clips]), math.sqrt(sq / n))}
+
+
 def _check_out(out: Path, recipe: DecoderRecipe, data: dict) -> None:
     run = out / RUN_FILE
     if not run.is_file():
@@ -168,6 +184,7 @@ def train_decoder(recipe: DecoderRecipe, root, out, on_log=None) -> dict:
              "extra_subjects": tuple(subjects[1:])} if extra else {}  # fmt: skip
     clips = per_dataset[0]
     model = build_model(recipe, clips[0].vertices.shape[1], encoder, subjects[0], semantic_dim, **sizes)
+    plug = fit_plug(model, [c for cl in per_dataset for c in cl])
     out.mkdir(parents=True, exist_ok=True)
     record = {"recipe": recipe.to_json(), "data": data, "finished": False}
     write_json(out / RUN_FILE, record)
@@ -188,7 +205,7 @@ def train_decoder(recipe: DecoderRecipe, root, out, on_log=None) -> dict:
     hist: History = fit(model, train_set, collate, train_step, cfg, out_dir=out / "train", on_log=on_log, groups=groups,
                         recipe={"decoder": recipe.to_json(), "data": data})  # a checkpoint of another is refused
     model.save_pretrained(out / "model")
-    record.update(finished=True, config=model.config.to_dict(), train=asdict(cfg), prepare=prep,
+    record.update(finished=True, config=model.config.to_dict(), train=asdict(cfg), prepare=prep, **plug,
                   n_parameters=sum(p.numel() for p in model.parameters()),
                   n_trainable=sum(p.numel() for p in model.parameters() if p.requires_grad),
                   seconds={"inputs": round(t_inputs, 2), "prepare": round(t_prepare, 2), "train": round(hist.seconds, 2),

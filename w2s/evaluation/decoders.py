@@ -31,6 +31,7 @@ from w2s.decoders.base import DecoderError
 from w2s.decoders.inputs import Clip, SemanticSource, collate, load_clips
 from w2s.decoders.training import dataset_of, load_run, recipe_of
 from w2s.encoders import load_encoder
+from w2s.evaluation.lip_timing import lve_dtw, mtm
 from w2s.evaluation.metrics import evaluate, homophone_lve, lve, mve
 from w2s.evaluation.minimal_pairs import clip_counterfactuals, corpus_counterfactuals, minimal_pair_accuracy
 
@@ -67,10 +68,12 @@ def _mean_words(runs: list[list[dict]]) -> list[dict]:
 
 
 def per_clip_metrics(preds, gts, lips, spans: list | None, fps: float) -> dict[str, list[float]]:
-    """LVE, MVE and homophone-LVE of each clip alone (``nan`` where a clip says no pair word): what a paired
-    test compares, clip by clip."""
+    """LVE, MVE, MTM (ms, ``nan`` where no lip extrema match), DTW-aligned LVE and homophone-LVE of each
+    clip alone (``nan`` where a clip says no pair word): what a paired test compares, clip by clip."""
     out = {"lve": [lve([p], [g], lips) for p, g in zip(preds, gts, strict=True)],
-           "mve": [mve([p], [g]) for p, g in zip(preds, gts, strict=True)]}  # fmt: skip
+           "mve": [mve([p], [g]) for p, g in zip(preds, gts, strict=True)],
+           "mtm_ms": [mtm([p], [g], lips, fps) for p, g in zip(preds, gts, strict=True)],
+           "lve_dtw": [lve_dtw([p], [g], lips, fps) for p, g in zip(preds, gts, strict=True)]}  # fmt: skip
     if spans is not None:
         out["homophone_lve"] = [homophone_lve([p], [g], lips, [s], fps) if s else float("nan")
                                 for p, g, s in zip(preds, gts, spans, strict=True)]  # fmt: skip

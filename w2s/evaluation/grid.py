@@ -29,7 +29,9 @@ from w2s.decoders.training import RUN_FILE, DecoderRecipe, semantic_source, trai
 from w2s.encoders import load_encoder
 from w2s.evaluation.decoders import evaluate_decoder
 from w2s.evaluation.paper import oracle_relative_change, relative_change
-from w2s.evaluation.stats import mean_std, paired_test
+from w2s.evaluation.plug_use import seed_change, use_test
+from w2s.evaluation.stats import crossed_interval, mean_std, minimum_detectable_effect, seeds_needed
+from w2s.fusion import PLUG_SCALES
 from w2s.utils.hashing import key_of
 from w2s.utils.io import read_json, write_json
 from w2s.utils.parallel import default_workers, in_processes
@@ -37,8 +39,10 @@ from w2s.utils.paths import data_dir
 from w2s.utils.runtime import configure_threads
 
 HOSTS = ("voca", "faceformer", "codetalker", "unitalker", "facediffuser", "lgldm")  # the paper's Table 1
-SEMANTICS = ("none", "wav2sem", "oracle_text")
-METRICS = ("lve", "lve_mm", "mve", "fdd", "homophone_lve", "minimal_pair_accuracy")
+SEMANTICS = ("none", "wav2sem", "oracle_text", "oracle_word")  # oracle_word: the positive control
+EVAL_VERSION = 2  # bump when a cell's evaluation gains a measure: cached cells are evaluated again, not retrained
+METRICS = ("lve", "lve_mm", "mve", "fdd", "homophone_lve", "minimal_pair_accuracy", "mtm_ms", "lve_dtw")
+PAIRED_METRICS = ("lve", "homophone_lve", "minimal_pair_accuracy", "lve_dtw")
 # notebooks 03-04's settings in smoke and quick mode (full mode: their parameters' defaults); wav2sem_steps and
 # n_speech are notebook 02's LITE_STEPS and N_SPEECH in that mode, so its lite model is found, not retrained
 MODES = {
@@ -62,6 +66,7 @@ class GridPlan:
     num_samples: int = 3  # samples per clip and condition for a host that samples (diffusion)
     models_dir: str = ""  # empty: data/models/decoders (step_scale < 1: data/models/decoders-x{scale})
     overrides: dict = field(default_factory=dict)  # {host: {config field: value}} over the preset's
+    plug_scale: str = "raw"  # the plugged cells' F_s scale (DecoderConfig.plug_scale); none cells have no plug
 
     def __post_init__(self):
         if not isinstance(self.wav2sem, str):
@@ -76,6 +81,8 @@ class GridPlan:
             raise ValueError(f"GridPlan: semantics must be among {SEMANTICS}, got {sorted(bad)}")
         if not 0 < self.step_scale <= 1:
             raise ValueError(f"GridPlan: step_scale must be in (0, 1], got {self.step_scale}")
+        if self.plug_scale not in PLUG_SCALES:
+            raise ValueError(f"GridPlan: plug_scale must be one of {PLUG_SCALES}, got {self.plug_scale!r}")
         if self.num_samples < 1 or not self.seeds:
             raise ValueError("GridPlan: num_samples >= 1 and at least one seed")
 
@@ -94,12 +101,15 @@ class GridPlan:
         return self.wav2sem if isinstance(self.wav2sem, str) else self.wav2sem[self.seeds.index(seed)]
 
     def folder(self, host: str, semantic: str, seed: int) -> Path:
-        return self.root / f"{host}-{semantic}-seed{seed}"
+        tail = "-std" if semantic != "none" and self.plug_scale == "standardize" else ""
+        return self.root / f"{host}-{semantic}{tail}-seed{seed}"
 
     def recipe(self, host: str, semantic: str, seed: int) -> DecoderRecipe:
+        over = dict(self.overrides.get(host, {}))
+        if semantic != "none" and self.plug_scale != "raw":
+            over["plug_scale"] = self.plug_scale
         r = DecoderRecipe(host, preset=self.preset, semantic=semantic, seed=seed,
-                          wav2sem=self.wav2sem_for(seed) if semantic == "wav2sem" else None,
-                          overrides=dict(self.overrides.get(host, {})))  # fmt: skip
+                          wav2sem=self.wav2sem_for(seed) if semantic == "wav2sem" else None, overrides=over)  # fmt: skip
         if self.step_scale < 1:
             r = replace(r, max_steps=max(1, round(train_config(r, 1_000_000).max_steps * self.step_scale)))
             over = dict(r.overrides)
@@ -111,7 +121,13 @@ class GridPlan:
 
     def eval_options(self, host: str) -> dict:
         samples = self.num_samples if getattr(get(host), "stochastic", False) else 1
-        return {"split": self.split, "conditions": self.conditions, "num_samples": samples}
+        # version 2: the use test, the plug's scale, and the timing-tolerant lip metrics
+        return {"split": self.split, "conditions": self.conditions, "num_samples": samples, "version": EVAL_VERSION}
+
+    @property
+    def use_condition(self) -> int:
+        """The training identity the use test generates in: the plan's one identity, or identity 0 with "all"."""
+        return 0 if self.conditions == "all" else int(self.conditions)
 
 
 def _eval_file(folder: Path, options: dict) -> Path:
@@ -154,7 +170,26 @@ def run_cell(plan: GridPlan, host: str, semantic: str, seed: int, threads: int |
            "train_seconds": (record.get("seconds") or {}).get("total"), "this_call_train_seconds": round(t1 - t0, 2),
            "eval_seconds": round(time.perf_counter() - t1, 2), "n_parameters": record.get("n_parameters"),
            "train_steps": record["train"]["max_steps"]}  # fmt: skip
+    if semantic != "none":
+        t2 = time.perf_counter()
+        out["use"] = use_test(folder, options["split"], plan.use_condition)
+        out["use_seconds"] = round(time.perf_counter() - t2, 2)
     write_json(_eval_file(folder, options), out)
+    return out
+
+
+def seed_noise(plan: GridPlan, host: str) -> dict | None:
+    """The use test's noise scale for `host`: :func:`w2s.evaluation.plug_use.seed_change` between its ``none``
+    cells (which differ only by the training seed), cached in the plan's folder; None with fewer than 2 seeds."""
+    folders = [plan.folder(host, "none", k) for k in plan.seeds]
+    if len(folders) < 2 or not all((f / RUN_FILE).is_file() for f in folders):
+        return None
+    options = {"split": plan.split, "condition": plan.use_condition, "seeds": list(plan.seeds), "version": EVAL_VERSION}
+    path = plan.root / f"{host}-none-seed-change-{key_of(options, n=10)}.json"
+    if path.is_file() and all(path.stat().st_mtime >= (f / RUN_FILE).stat().st_mtime for f in folders):
+        return read_json(path, "seed-to-seed change")
+    out = seed_change(folders, plan.split, plan.use_condition)
+    write_json(path, out)
     return out
 
 
@@ -220,28 +255,29 @@ def summary_rows(results: list[dict], metrics: tuple[str, ...] = METRICS) -> lis
     return rows
 
 
+def _values(result: dict, metric: str) -> list[float]:
+    """A cell's per-unit values of `metric`: per clip, or per pair word for minimal-pair accuracy."""
+    if metric == "minimal_pair_accuracy":
+        return result["minimal_pair_scores"]
+    return result["per_clip"][metric]
+
+
 def _paired(results: list[dict], host: str, treated: str, control: str, metric: str) -> dict | None:
+    """:func:`crossed_interval` of `treated` − `control` over the seeds both have, (seed, clip) arrays."""
     by = {(r["semantic"], r["seed"]): r for r in results if r["host"] == host}
     seeds = sorted(k for s, k in by if s == treated and (control, k) in by)
-    if not seeds:
+    if not seeds or any(metric != "minimal_pair_accuracy" and metric not in by[(s, k)]["per_clip"]
+                        for s in (treated, control) for k in seeds):  # fmt: skip
         return None
-    a, b, g = [], [], []
-    for k in seeds:
-        t, c = by[(treated, k)], by[(control, k)]
-        if metric == "minimal_pair_accuracy":
-            x, y = t["minimal_pair_scores"], c["minimal_pair_scores"]
-        else:
-            x, y = t["per_clip"][metric], c["per_clip"][metric]
-        a += list(x)
-        b += list(y)
-        g += [k] * len(x)
-    return paired_test(np.array(a, dtype=float), np.array(b, dtype=float), g)
+    t = [_values(by[(treated, k)], metric) for k in seeds]
+    c = [_values(by[(control, k)], metric) for k in seeds]
+    return crossed_interval(np.array(t, dtype=float), np.array(c, dtype=float))
 
 
-def paired_rows(results: list[dict], metrics: tuple[str, ...] = ("lve", "homophone_lve", "minimal_pair_accuracy"),
-                control: str = "none") -> list[dict]:  # fmt: skip
-    """Per host, metric and treated condition: the paired test against `control` (:func:`paired_test`),
-    pairs (seed, clip), or (seed, word) for minimal-pair accuracy; with the paper's relative LVE change."""
+def paired_rows(results: list[dict], metrics: tuple[str, ...] = PAIRED_METRICS, control: str = "none") -> list[dict]:
+    """Per host, metric and treated condition: the difference against `control` with its 95 % interval, seeds
+    and clips (words, for minimal-pair accuracy) both random (:func:`w2s.evaluation.stats.crossed_interval`);
+    with the paper's relative LVE change."""
     rows = []
     for host in dict.fromkeys(r["host"] for r in results):
         for treated in [s for s in dict.fromkeys(r["semantic"] for r in results) if s != control]:
@@ -252,31 +288,65 @@ def paired_rows(results: list[dict], metrics: tuple[str, ...] = ("lve", "homopho
                 paper = None
                 if m == "lve":
                     paper = relative_change(host) if treated == "wav2sem" else oracle_relative_change(host)
+                    paper = paper if treated in ("wav2sem", "oracle_text") else None
                 rows.append({"host": host, "treated": treated, "metric": m, **t, "paper_relative_change": paper})
     return rows
 
 
+def mde_rows(results: list[dict], metrics: tuple[str, ...] = PAIRED_METRICS, control: str = "none",
+             targets: tuple[float, ...] = (0.01, 0.03)) -> list[dict]:  # fmt: skip
+    """Per host and metric: the smallest paired change this grid could detect (α 0.05, power 0.8), from the
+    `control` cells' spread over seeds and clips (:func:`w2s.evaluation.stats.minimum_detectable_effect`), and
+    the seeds a relative change of each of `targets` would need."""
+    rows = []
+    for host in dict.fromkeys(r["host"] for r in results):
+        runs = sorted((r for r in results if r["host"] == host and r["semantic"] == control), key=lambda r: r["seed"])
+        if len(runs) < 2:
+            continue
+        for m in metrics:
+            if m != "minimal_pair_accuracy" and m not in runs[0]["per_clip"]:
+                continue
+            values = np.array([_values(r, m) for r in runs], dtype=float)
+            e = minimum_detectable_effect(values)
+            row = {"host": host, "metric": m, "n_seeds": e["n_seeds"], "n_units": e["n_clips"], "mde": e["mde"],
+                   "mde_relative": e["mde_relative"], "control_mean": e["control_mean"]}  # fmt: skip
+            for target in targets:
+                row[f"seeds_for_{target:g}"] = seeds_needed(values, target)
+            rows.append(row)
+    return rows
+
+
 def results_rows(summary: list[dict], paired: list[dict]) -> list[dict]:
-    """The headline table: per host and condition, LVE and the homophone measures (mean ± std over seeds),
-    the LVE change against none with its p-value and d_z, and the paper's change (Table 1, VOCASET)."""
+    """The headline table: per host and condition, LVE and the homophone measures (mean ± std over seeds), the
+    change against none with its 95 % interval (seeds and clips random) and verdict, and the paper's change."""
     test = {(p["host"], p["treated"], p["metric"]): p for p in paired}
     rows = []
     for s in summary:
         t = test.get((s["host"], s["semantic"], "lve"))
+        h = test.get((s["host"], s["semantic"], "homophone_lve"))
         mp = test.get((s["host"], s["semantic"], "minimal_pair_accuracy"))
         rows.append({
             "host": s["host"], "F_s": s["semantic"], "seeds": s["seeds"],
             "LVE ×1e-5": _pm(s["lve"] * 1e5, s["lve_std"] * 1e5, ".3f"),
             "homophone-LVE ×1e-5": _pm(s["homophone_lve"] * 1e5, s["homophone_lve_std"] * 1e5, ".3f"),
             "minimal-pair acc.": _pm(s["minimal_pair_accuracy"], s["minimal_pair_accuracy_std"], ".3f"),
-            "ΔLVE vs none": _pct(t["relative_change"]) if t else "",
-            "p (Wilcoxon)": _p(t["p_value"]) if t else "",
-            "d_z": f"{t['effect_dz']:+.2f}" if t else "",
+            "ΔLVE vs none [95 % CI]": _rel_ci(t),
+            "Δhomophone-LVE [95 % CI]": _rel_ci(h),
+            "Δ minimal-pair [95 % CI]": _abs_ci(mp),
             "seeds lower": f"{t['seeds_lower']}/{t['n_seeds']}" if t else "",
-            "Δ minimal-pair (p)": f"{mp['mean_difference']:+.3f} ({_p(mp['p_value'])})" if mp else "",
             "paper ΔLVE": _pct(t["paper_relative_change"]) if t and t["paper_relative_change"] is not None else "",
         })  # fmt: skip
     return rows
+
+
+def _rel_ci(t: dict | None) -> str:
+    if not t:
+        return ""
+    return f"{_pct(t['relative_change'])} [{_pct(t['relative_ci_low'])}, {_pct(t['relative_ci_high'])}]"
+
+
+def _abs_ci(t: dict | None) -> str:
+    return f"{t['mean_difference']:+.3f} [{t['ci_low']:+.3f}, {t['ci_high']:+.3f}]" if t else ""
 
 
 def _pm(m: float, s: float, fmt: str) -> str:
@@ -287,10 +357,6 @@ def _pct(x: float | None) -> str:
     return "" if x is None or not math.isfinite(x) else f"{100 * x:+.1f} %"
 
 
-def _p(p: float) -> str:
-    return "<0.001" if p < 1e-3 else f"{p:.3f}"
-
-
 def print_progress(result: dict, done: int, total: int) -> None:
     """``run_grid``'s ``on_result`` for a notebook: one line per finished cell."""
     m = result["metrics"]
@@ -299,18 +365,46 @@ def print_progress(result: dict, done: int, total: int) -> None:
           f"(train {(result['train_seconds'] or 0) / 60:.1f} min, eval {result['eval_seconds'] / 60:.1f} min)", flush=True)
 
 
-def verdicts(paired: list[dict], alpha: float = 0.05) -> list[str]:
-    """One plain sentence per host and treated condition on LVE: lower, higher, or no effect at `alpha`."""
+def verdicts(paired: list[dict], metric: str = "lve") -> list[str]:
+    """One plain sentence per host and treated condition on `metric`: lower or higher only when the 95 %
+    interval (seeds and clips random) excludes zero; otherwise no clear effect, and how large a change the
+    interval rules out."""
     out = []
-    for p in (p for p in paired if p["metric"] == "lve"):
-        if p["p_value"] >= alpha:
-            what = f"**no effect** on LVE ({_pct(p['relative_change'])}, p = {_p(p['p_value'])})"
+    for p in (p for p in paired if p["metric"] == metric):
+        rel = metric != "minimal_pair_accuracy"
+        size = _rel_ci(p) if rel else _abs_ci(p)
+        name = {"lve": "LVE", "homophone_lve": "homophone-LVE", "minimal_pair_accuracy": "minimal-pair accuracy"}[metric]
+        if p["verdict"] == "no clear effect":
+            bound = max(abs(p["relative_ci_low" if rel else "ci_low"]), abs(p["relative_ci_high" if rel else "ci_high"]))
+            what = f"**no clear effect** on {name} ({size}; changes beyond {_pct(bound) if rel else f'±{bound:.3f}'} ruled out)"
         else:
-            what = (f"**{'lower' if p['mean_difference'] < 0 else 'higher'}** LVE ({_pct(p['relative_change'])}, "
-                    f"p = {_p(p['p_value'])}, d_z = {p['effect_dz']:+.2f})")  # fmt: skip
-        seeds = f"; {p['seeds_lower']} of {p['n_seeds']} seeds lower" if "n_seeds" in p else ""
-        out.append(f"{p['host']} + {p['treated']}: {what}{seeds}")
+            what = f"**{p['verdict']}** {name} ({size})"
+        out.append(f"{p['host']} + {p['treated']}: {what}; {p['seeds_lower']} of {p['n_seeds']} seeds lower")
     return out
+
+
+def use_rows(results: list[dict], noise: dict[str, dict | None]) -> list[dict]:
+    """Per host and plugged condition, means over seeds of the use test (:mod:`w2s.evaluation.plug_use`): the
+    lips' change over the pair words with another clip's F_s and with the mean F_s, against `noise` ({host:
+    :func:`seed_noise`}, the change between two seeds of none), minimal-pair accuracy with its own and with
+    another clip's F_s, and the plug's scale before and after training."""
+    rows = []
+    for host in dict.fromkeys(r["host"] for r in results):
+        for sem in dict.fromkeys(r["semantic"] for r in results if r["host"] == host and "use" in r):
+            us = [r["use"] for r in results if r["host"] == host and r["semantic"] == sem and "use" in r]
+            mean = lambda f, us=us: float(np.mean([f(u) for u in us]))  # noqa: E731
+            n = (noise.get(host) or {}).get("homophone_change")
+            swap = mean(lambda u: u["swap"]["homophone_change"])
+            row = {"host": host, "F_s": sem, "seeds": len(us), "swap_change": swap,
+                   "mean_change": mean(lambda u: u["mean"]["homophone_change"]), "seed_change": n,
+                   "swap_over_seed": swap / n if n else None,
+                   "scale_before": mean(lambda u: u["scale"]["before"]["ratio"]),
+                   "scale_after": mean(lambda u: u["scale"]["after"]["ratio"])}  # fmt: skip
+            if "minimal_pair_accuracy" in us[0]:
+                row["mp_own"] = mean(lambda u: u["minimal_pair_accuracy"]["own"])
+                row["mp_swap"] = mean(lambda u: u["minimal_pair_accuracy"]["swap"])
+            rows.append(row)
+    return rows
 
 
 def timing(results: list[dict]) -> dict:

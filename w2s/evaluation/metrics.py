@@ -259,8 +259,14 @@ def evaluate(
     Keys: ``lve`` (squared, CodeTalker's, the table number), ``lve_mm`` (root of LVE × `mm_scale`),
     ``lve_l2``, ``mve``, ``fdd`` (signed), ``fdd_abs``, ``n_frames`` (pooled, after the min-length
     cut), ``n_sequences``; with `spans`: ``homophone_lve`` (``nan`` if no frame falls in a span) and
-    ``homophone_n_frames``.
+    ``homophone_n_frames``. Timing-tolerant lip metrics at `fps` (:mod:`w2s.evaluation.lip_timing`):
+    ``mtm_ms`` (mean temporal misalignment of the lip aperture in ms, sequence-weighted; ``nan`` when
+    no sequence has matching extrema; the upper/lower lip split comes from each ground truth's first
+    frame, as in the per-clip values) and ``lve_dtw`` (LVE after DTW alignment within +-0.1 s, pooled
+    over frames like LVE, never above it).
     """
+    from w2s.evaluation.lip_timing import _lve_dtw_frames, _mtm_ms
+
     pairs = _pairs(preds, gts)
     per_frame = np.concatenate(_per_frame_lip_sq(pairs, lips))
     out = {
@@ -278,6 +284,9 @@ def evaluate(
         sel = _homophone_frames(pairs, lips, list(spans), fps)
         out["homophone_lve"] = float(sel.mean()) if sel.size else float("nan")
         out["homophone_n_frames"] = int(sel.size)
+    lip = _indices(lips, pairs[0][0].shape[1], "lips")
+    out["mtm_ms"] = _mtm_ms(pairs, lip, fps)
+    out["lve_dtw"] = float(_lve_dtw_frames(pairs, lip, fps).mean())
     out["n_frames"] = int(per_frame.size)
     out["n_sequences"] = len(pairs)
     return out

@@ -1,15 +1,24 @@
 """The paper's own numbers (Li et al., Wav2Sem, CVPR 2025, Table 1), to stand beside ours.
 
-LVE (lower is better) on VOCASET (×10⁻⁵ mm) and BIWI (×10⁻⁴ mm), baseline and with Wav2Sem, as
-collected in ``reference/wav2sem-paper.md`` §6.1 from the paper's text and two secondary sources
-that agree on every shared value: the "+Wav2Sem" column is the better of the paper's BERT-CLS
-(Wav2Sem_c) and BERT-mean (Wav2Sem_m) variants for that host and dataset, as the paper's main table
-picks it. The paper reports no variance and, for most hosts, neither MVE nor FDD. Its corpora, meshes
-and encoders differ from the offline default's, so only the *relative* change compares.
+LVE (lower is better) on VOCASET (×10⁻⁵ mm) and BIWI (×10⁻⁴ mm), baseline and with Wav2Sem. The "+Wav2Sem"
+column is the better of the paper's BERT-CLS (Wav2Sem_c) and BERT-mean (Wav2Sem_m) variants for that host
+and dataset, as the paper's main table picks it. The paper reports no variance and, for most hosts, neither
+MVE nor FDD. Its corpora, meshes and encoders differ from the offline default's, so only the *relative*
+change compares.
+
+**Provenance: these values were not read from the paper's own table.** They were collected in the team's
+digest (``reference/wav2sem-paper.md`` §6.1, §6.3) from two secondary summaries of the paper that agree on
+every value they share: N1, the Paper-Notes summary (``zhaoyang97/Paper-Notes-en``,
+``docs/CVPR2025/video_generation/wav2sem_plug-and-play_...md``; best variant per host, and the ablation
+table ``ORACLE_LVE`` comes from it alone) and N2, a research-notes file that says it took its +Wav2Sem_c rows
+from the arXiv PDF (2505.23290). Until someone reads them from the PDF itself, every place that shows them
+says "Table 1, via secondary summaries" (:data:`PROVENANCE`).
 """
 
 from __future__ import annotations
 
+PROVENANCE = ("the paper's Table 1 (VOCASET), read from two secondary summaries of the paper (Paper-Notes and a "
+              "research-notes file), not from the paper's PDF: reference/wav2sem-paper.md §6.1")  # fmt: skip
 # host: {dataset: (baseline LVE, + Wav2Sem LVE, which variant)}
 TABLE1_LVE: dict[str, dict[str, tuple[float, float, str]]] = {
     "voca": {"vocaset": (4.9245, 4.8915, "c"), "biwi": (6.7158, 6.6821, "c")},

@@ -1,0 +1,148 @@
+"""Does a trained host use F_s at all? The use test and the plug's scale.
+
+    use = use_test("data/models/decoders-x0.8/faceformer-oracle_word-seed0")
+    use["swap"]["homophone_change"], use["scale"]["after"]["ratio"]
+    noise = seed_change(["…/faceformer-none-seed0", "…/faceformer-none-seed1", …])   # the noise scale
+
+**Use test.** The test clips are generated three times by the same trained model, identity 0's style and
+sampling seed 0, changing only F_s: its own F_s, **another clip's** F_s (the next clip in the split whose
+F_s differs), and the **mean** F_s of the split. The change of the lips is measured like LVE between two
+predictions (pooled mean over frames of the largest squared lip-vertex distance), over the frames of the
+near-homophone pair words (``homophone_change``) and over all frames (``change``). A host that ignores F_s
+changes nothing; its size is read against the **noise scale**: the same measure between the predictions of
+two ``none`` models of the host trained with different seeds (``seed_change``): how much the lips move when
+nothing but the training seed changes. With the swapped F_s, minimal-pair accuracy is scored too: a host that
+reads the pair word from F_s (the ``oracle_word`` control) falls towards 0.5 or below with another clip's code.
+
+**Scale.** ``||W_s F_s − mean_c W_s F_s|| / mean_t ||F_p,t||`` per clip (the clip-varying part of the
+semantic term against the audio frame it is added to), its median over the split's clips, for the
+trained plug (``after``) and for the same plug at initialisation (``before``: the host rebuilt with its
+seed, as training built it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from w2s.data.faces import FaceDataset
+from w2s.decoders.inputs import Clip, collate, load_clips
+from w2s.decoders.training import dataset_of, recipe_of
+from w2s.evaluation.decoders import _spans, generate_clips, load_trained
+from w2s.evaluation.metrics import homophone_lve, lve
+from w2s.evaluation.minimal_pairs import clip_counterfactuals, minimal_pair_accuracy
+from w2s.utils.runtime import set_seed
+
+
+def _predict(model, clips: list[Clip], condition: int | None) -> list[np.ndarray]:
+    kw = {"seed": 0} if getattr(model, "stochastic", False) else {}
+    return generate_clips(model, clips, condition, **kw)
+
+
+def lip_change(a: list[np.ndarray], b: list[np.ndarray], lips, spans: list | None, fps: float) -> dict:
+    """How far two predictions of the same clips differ: LVE's measure between them, over all frames and over
+    the pair words' frames (nan without spans)."""
+    out = {"change": lve(a, b, lips)}
+    out["homophone_change"] = homophone_lve(a, b, lips, spans, fps) if spans is not None else float("nan")
+    return out
+
+
+def _swap_order(F_s: torch.Tensor) -> list[int]:
+    """For each clip, the next clip (cyclically) whose F_s differs from its own; itself when all are equal."""
+    n, out = len(F_s), []
+    for i in range(n):
+        j = next((k % n for k in range(i + 1, i + n) if not torch.equal(F_s[k % n], F_s[i])), i)
+        out.append(j)
+    return out
+
+
+@torch.no_grad()
+def plug_scale(model, clips: list[Clip]) -> dict:
+    """The clip-varying part of the semantic term against F_p (see the module docstring)."""
+    fusion = model.fusion
+    if fusion.W_s is None:
+        return {}
+    F_s = torch.stack([c.F_s for c in clips])  # (N, C_s)
+    term = fusion.semantic_term(F_s)  # (N, C_p)
+    varying = (term - term.mean(0)).norm(dim=-1)  # (N,)
+    if clips[0].features is not None:
+        F_p_norm = torch.stack([c.features.norm(dim=-1).mean() for c in clips])
+    else:  # a host that runs its own encoder
+        F_p_norm = torch.stack([model.features(collate([c]))[0][0].norm(dim=-1).mean() for c in clips])
+    ratio = (varying / F_p_norm).numpy()
+    return {"ratio": float(np.median(ratio)), "ratio_mean": float(ratio.mean()),
+            "semantic_varying_norm": float(varying.median()), "F_p_norm": float(F_p_norm.median()),
+            "semantic_mean_norm": float(term.mean(0).norm())}  # fmt: skip
+
+
+def _initial(model, seed: int):
+    """The host as training built it before the first step (same seed, same config), with the trained plug's
+    standardisation statistics (they are fitted, not trained)."""
+    set_seed(seed)
+    init = type(model)(model.config)
+    if model.fusion.standardizes:
+        init.fusion.F_s_mean.copy_(model.fusion.F_s_mean)
+        init.fusion.F_s_gain.copy_(model.fusion.F_s_gain)
+    return init.eval()
+
+
+def use_test(folder, split: str = "test", condition: int | None = 0) -> dict:
+    """The use test and the plug's scale of the plugged decoder trained into `folder` (module docstring)."""
+    model, record, encoder, sem = load_trained(folder)
+    recipe = recipe_of(record)
+    if recipe.semantic == "none":
+        raise ValueError(f"{folder}: a none decoder has no F_s to swap; use seed_change for the noise scale")
+    root = Path(record["data"]["root"])
+    k_data, spec = dataset_of(record, root)
+    clips = load_clips(root, split, None if recipe.finetune_encoder else encoder, sem, spec, dataset=k_data)
+    ds = FaceDataset(root, split, spec=spec)
+    spans = _spans(root, [c.alignment for c in clips])
+    F_s = torch.stack([c.F_s for c in clips])
+    order = _swap_order(F_s)
+    mean = F_s.mean(0)
+    own = _predict(model, clips, condition)
+    swapped = _predict(model, [replace(c, F_s=F_s[j]) for c, j in zip(clips, order, strict=True)], condition)
+    meaned = _predict(model, [replace(c, F_s=mean) for c in clips], condition)
+    gts = [c.vertices.numpy() for c in clips]
+    out = {"split": split, "condition": condition, "n_clips": len(clips),
+           "n_swapped": int(sum(j != i for i, j in enumerate(order))),
+           "swap": lip_change(own, swapped, ds.lips, spans, ds.fps),
+           "mean": lip_change(own, meaned, ds.lips, spans, ds.fps),
+           "scale": {"after": plug_scale(model, clips), "before": plug_scale(_initial(model, recipe.seed), clips)}}  # fmt: skip
+    cfs = clip_counterfactuals(root, clips)
+    if cfs is not None:
+        for name, preds in (("own", own), ("swap", swapped), ("mean", meaned)):
+            out.setdefault("minimal_pair_accuracy", {})[name] = minimal_pair_accuracy(
+                preds, gts, cfs, ds.lips
+            )["accuracy"]
+    return out
+
+
+def seed_change(folders: list, split: str = "test", condition: int | None = 0) -> dict:
+    """The noise scale: ``lip_change`` between the predictions of decoders that differ only by their training
+    seed (every pair of `folders`), and its mean over pairs."""
+    preds, lips, spans, fps = [], None, None, None
+    for f in folders:
+        model, record, encoder, sem = load_trained(f)
+        recipe = recipe_of(record)
+        root = Path(record["data"]["root"])
+        k_data, spec = dataset_of(record, root)
+        clips = load_clips(
+            root, split, None if recipe.finetune_encoder else encoder, sem, spec, dataset=k_data
+        )
+        if lips is None:
+            ds = FaceDataset(root, split, spec=spec)
+            lips, fps, spans = ds.lips, ds.fps, _spans(root, [c.alignment for c in clips])
+        preds.append(_predict(model, clips, condition))
+    pairs = [
+        lip_change(preds[i], preds[j], lips, spans, fps)
+        for i in range(len(preds))
+        for j in range(i + 1, len(preds))
+    ]
+    if not pairs:
+        raise ValueError("seed_change needs at least two decoders")
+    return {"n_pairs": len(pairs), "split": split, "condition": condition,
+            **{k: float(np.mean([p[k] for p in pairs])) for k in pairs[0]}}  # fmt: skip
