@@ -8,6 +8,7 @@ import pytest
 from w2s.cli import main
 from w2s.semantic.train import (
     Wav2SemRecipe,
+    corpus_texts,
     evaluate,
     heldout_texts,
     load_or_train,
@@ -38,6 +39,8 @@ def test_speech_set_is_disjoint_from_heldout(smoke, tmp_path, monkeypatch):
     paths, texts, key = speech_set_pairs(40, smoke, seed=0)
     held = heldout_texts(smoke)
     assert len(paths) == 40 and held and not set(held) & set(texts)
+    every = corpus_texts(smoke)  # the training speakers' sentences too (no train/test shift of F_s)
+    assert set(held) < set(every) and not set(every) & set(texts)
     assert all(p.is_file() for p in paths) and len(key) == 64
 
 

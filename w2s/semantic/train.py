@@ -393,10 +393,18 @@ def heldout_texts(corpus_dir) -> list[str]:
     return sorted({t for stem, t in corpus.transcripts.items() if parse_stem(stem)[0] in held})
 
 
-def speech_set_pairs(n: int, corpus_dir, seed: int = 0) -> tuple[list[Path], list[str], str]:
-    """(audio paths, sentences, data key) of the offline LibriSpeech stand-in, disjoint from the corpus's held-out sentences."""
+def corpus_texts(corpus_dir) -> list[str]:
+    """Every transcript of the face corpus, training speakers' included. Wav2Sem's speech set excludes them all:
+    a training sentence of the face corpus in Wav2Sem's own training texts would make F_s better on the
+    decoders' training clips than on their test clips (whose sentences it never saw)."""
+    return sorted(set(Corpus.open(corpus_dir).transcripts.values()))
 
-    root = load_or_build_speech_set(n, seed, exclude_texts=heldout_texts(corpus_dir))
+
+def speech_set_pairs(n: int, corpus_dir, seed: int = 0) -> tuple[list[Path], list[str], str]:
+    """(audio paths, sentences, data key) of the offline LibriSpeech stand-in, disjoint from every sentence of
+    the face corpus (:func:`corpus_texts`), not only its held-out ones."""
+
+    root = load_or_build_speech_set(n, seed, exclude_texts=corpus_texts(corpus_dir))
     items = load_speech_set(root)
     return [u.path for u, _ in items], [t for _, t in items], read_manifest(root)["content_sha256"]
 
