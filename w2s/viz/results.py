@@ -11,7 +11,11 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-CONDITION_COLORS = {"none": "#7f7f7f", "wav2sem": "#1f77b4", "oracle_text": "#2ca02c"}
+CONDITION_COLORS = {"none": "#7f7f7f", "wav2sem": "#1f77b4", "oracle_text": "#2ca02c", "oracle_word": "#d62728"}
+# the reference faces of w2s.evaluation.bounds drawn across the bars: (row, label, line style)
+BOUND_LINES = (("baseline", "baseline: a face that does not listen", "dash"),
+               ("protocol_floor", "floor: true phonemes in identity k's style", "solid"),
+               ("protocol_floor_counterfactual", "floor with every pair word wrong", "dot"))  # fmt: skip
 
 
 def _bars(summary: Sequence[dict], metric: str, scale: float, showlegend: bool = True) -> list[go.Bar]:
@@ -44,6 +48,21 @@ def homophone_panels(summary: Sequence[dict]) -> go.Figure:
         fig.add_trace(b, row=1, col=2)
     fig.add_hline(y=0.5, line_dash="dot", line_color="black", row=1, col=2)
     return fig.update_layout(barmode="group", height=400, title="Near-homophones: did the lips tell the pair apart?")
+
+
+def bounds_figure(summary: Sequence[dict], bounds: dict) -> go.Figure:
+    """LVE and homophone-LVE per host and condition (bars, ± std over seeds) between the reference faces of
+    :func:`w2s.evaluation.bounds.bounds`: the baseline above, the protocol floor below, and the floor with every
+    pair word wrong (the gap between the two floors is what a perfect near-homophone decision is worth)."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("LVE × 1e-5", "homophone-LVE × 1e-5"))
+    for col, metric in ((1, "lve"), (2, "homophone_lve")):
+        for b in _bars(summary, metric, 1e5, showlegend=col == 1):
+            fig.add_trace(b, row=1, col=col)
+        for row, label, dash in BOUND_LINES:
+            y = bounds["rows"][row][metric] * 1e5
+            fig.add_hline(y=y, line_dash=dash, line_color="black", row=1, col=col,
+                          annotation_text=label if col == 1 else None, annotation_position="top left")  # fmt: skip
+    return fig.update_layout(barmode="group", height=430, title="Where each host sits between floor and baseline")
 
 
 def loss_curves(results: Sequence[dict], title: str = "training loss, seed 0") -> go.Figure:

@@ -1,0 +1,119 @@
+"""Notebook 04's conclusion, written from the run's numbers (and the README's "how to read it" from the same).
+
+    rows = conclusion_rows(paired, use, mde, bounds_result, summary)    # [{"question", "answer"}, ...]
+
+Five questions, in the order a reviewer asks them: can a host read an utterance-constant input at all (the
+positive control), does the plug reach the lips (the use test), how far could the lips move (floor and
+ceiling), what could this grid detect (the minimum detectable effect), and only then what Wav2Sem and the
+text oracle do. Every sentence is built from the numbers passed in; nothing here is typed by hand.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None or not math.isfinite(x) else f"{100 * x:+.1f} %"
+
+
+def _ci(p: dict) -> str:
+    return f"{_pct(p['relative_change'])} [{_pct(p['relative_ci_low'])}, {_pct(p['relative_ci_high'])}]"
+
+
+def _acc_ci(p: dict) -> str:
+    return f"{p['mean_difference']:+.3f} [{p['ci_low']:+.3f}, {p['ci_high']:+.3f}]"
+
+
+def _hosts(names: list[str]) -> str:
+    return ", ".join(names) if names else "none"
+
+
+def control_answer(paired: list[dict], control: str = "oracle_word") -> str:
+    mp = [p for p in paired if p["treated"] == control and p["metric"] == "minimal_pair_accuracy"]
+    if not mp:
+        return "not run (no oracle_word cells)"
+    up = [p["host"] for p in mp if p["verdict"] == "higher"]
+    down = [p["host"] for p in mp if p["verdict"] == "lower"]
+    rest = [p["host"] for p in mp if p["verdict"] == "no clear effect"]
+    each = "; ".join(f"{p['host']} {_acc_ci(p)}" for p in mp)
+    return (f"Fed a code of the very pair word the clip says, minimal-pair accuracy rose (95 % interval above 0) for "
+            f"{_hosts(up)}; no clear change for {_hosts(rest)}; fell for {_hosts(down)}. Δ accuracy [95 % CI]: {each}. "
+            + ("A host that fails this control cannot be helped by any sentence vector in this setup."
+               if rest or down else "Every host can read an utterance-constant input."))  # fmt: skip
+
+
+def use_answer(use: list[dict]) -> str:
+    if not use:
+        return "not run"
+    parts = []
+    for sem in dict.fromkeys(u["F_s"] for u in use):
+        us = [u for u in use if u["F_s"] == sem]
+        ratio = [u["swap_over_seed"] for u in us if u["swap_over_seed"] is not None]
+        scale = [u["scale_after"] for u in us]
+        if ratio:
+            parts.append(f"{sem}: swapping F_s between clips moves the pair words' lips by {min(ratio):.2g}–"
+                         f"{max(ratio):.2g} × the change between two seeds of none (over hosts); the semantic "
+                         f"term's clip-varying part is {min(scale):.2g}–{max(scale):.2g} × ‖F_p‖ after training")  # fmt: skip
+    return "; ".join(parts) + "."
+
+
+def bounds_answer(b: dict, summary: list[dict]) -> str:
+    rows = b["rows"]
+    floor, base = rows["protocol_floor"]["lve"], rows["baseline"]["lve"]
+    cf, cf_h = rows["counterfactual"]["lve"], rows["counterfactual"]["homophone_lve"]
+    hosts = [s for s in summary if s["semantic"] == "none"]
+    where = "; ".join(f"{s['host']} {(s['lve'] - floor) / (base - floor):.0%}" for s in hosts)
+    return (f"Floor (true phonemes in identity {b['condition']}'s style) LVE {floor * 1e5:.3f}, baseline (a face "
+            f"that does not listen) {base * 1e5:.3f} ×1e-5. Each host's none LVE sits at this share of the way from "
+            f"floor to baseline: {where}. Saying every pair word wrong costs {cf * 1e5:.3f} ×1e-5 of LVE over whole "
+            f"clips ({cf / base:.0%} of the baseline's) and {cf_h * 1e5:.3f} ×1e-5 of homophone-LVE: the most a "
+            f"perfect near-homophone decision could change.")  # fmt: skip
+
+
+def power_answer(mde: list[dict]) -> str:
+    lve = [m for m in mde if m["metric"] == "lve"]
+    acc = [m for m in mde if m["metric"] == "minimal_pair_accuracy"]
+    if not lve:
+        return "not computed (fewer than 2 seeds of none)"
+    rel = [m["mde_relative"] for m in lve]
+    need = [m.get("seeds_for_0.01") for m in lve]
+    out = (f"With {lve[0]['n_seeds']} seeds × {lve[0]['n_units']} clips, the smallest LVE change the grid detects "
+           f"(α 0.05, power 0.8) is {100 * min(rel):.1f}–{100 * max(rel):.1f} % by host")  # fmt: skip
+    if acc:
+        a = [m["mde"] for m in acc]
+        out += f", and {min(a):.3f}–{max(a):.3f} of minimal-pair accuracy over {acc[0]['n_units']} words"
+    known = [n for n in need if n is not None]
+    out += (f"; a 1 % LVE change would need {min(known)}–{max(known)} seeds" if known
+            else "; no affordable number of seeds detects a 1 % LVE change")  # fmt: skip
+    return out + " (the paper's Table 1 changes are −0.2 % to −11 %)."
+
+
+def effect_answer(paired: list[dict], treated: str) -> str:
+    lve = [p for p in paired if p["treated"] == treated and p["metric"] == "lve"]
+    if not lve:
+        return "not run"
+    lower = [p["host"] for p in lve if p["verdict"] == "lower"]
+    higher = [p["host"] for p in lve if p["verdict"] == "higher"]
+    null = [p for p in lve if p["verdict"] == "no clear effect"]
+    out = f"LVE lower for {_hosts(lower)}, higher for {_hosts(higher)}"
+    if null:
+        bound = max(max(abs(p["relative_ci_low"]), abs(p["relative_ci_high"])) for p in null)
+        out += (f"; no clear effect for {_hosts([p['host'] for p in null])} (changes beyond ±{100 * bound:.1f} % "
+                "ruled out for each)")  # fmt: skip
+    return out + ". " + "; ".join(f"{p['host']} {_ci(p)}" for p in lve) + "."
+
+
+def conclusion_rows(paired: list[dict], use: list[dict], mde: list[dict], bounds_result: dict | None,
+                    summary: list[dict]) -> list[dict]:  # fmt: skip
+    """[{"question", "answer"}]: the five questions of the module docstring, answered from the numbers."""
+    rows = [{"question": "Can a host read an utterance-constant input at all? (positive control)",
+             "answer": control_answer(paired)},
+            {"question": "Does F_s reach the lips? (use test)", "answer": use_answer(use)}]  # fmt: skip
+    if bounds_result is not None:
+        rows.append({"question": "How far could the lips move? (floor and ceiling)",
+                     "answer": bounds_answer(bounds_result, summary)})  # fmt: skip
+    rows.append({"question": "What could this grid detect? (power)", "answer": power_answer(mde)})
+    for treated in ("wav2sem", "oracle_text"):
+        rows.append({"question": f"What does {treated} do?", "answer": effect_answer(paired, treated)})
+    return rows
