@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 
-from w2s.decoders.training import DecoderRecipe, train_config
+from w2s.decoders.training import DecoderRecipe, OtherRunError, train_config
 from w2s.evaluation.grid import (
     GridPlan,
     mde_rows,
@@ -118,3 +118,20 @@ def test_one_and_two_workers_give_identical_cells(smoke_corpus, wav2sem_dir, tmp
     assert one[0]["history"] != one[1]["history"]  # seeds 0 and 1 differ: the comparison can fail
     with pytest.raises(ValueError, match="one per seed"):
         GridPlan(str(smoke_corpus), (str(wav2sem_dir),) * 3, seeds=(0, 1))
+
+
+def test_a_cell_of_another_recipe_is_retrained_not_reused(smoke_corpus, wav2sem_dir, tmp_path):
+    """A cell trained with another recipe (here other overrides; in practice a retrained Wav2Sem) is neither
+    read from the cache nor refused: the grid replaces it, unless the folder holds files it did not write."""
+    kw = dict(hosts=("voca",), semantics=("none",), seeds=(0,), step_scale=0.02, conditions="0",
+              models_dir=str(tmp_path / "m"))  # fmt: skip
+    first = run_grid(GridPlan(str(smoke_corpus), str(wav2sem_dir), **kw))[0]
+    other = GridPlan(str(smoke_corpus), str(wav2sem_dir), overrides={"voca": {"hidden_dim": 64}}, **kw)
+    second = run_grid(other)[0]
+    assert second["history"] != first["history"]
+    run = json.loads((tmp_path / "m" / "voca-none-seed0" / "decoder_run.json").read_text())
+    assert run["recipe"]["overrides"] == {"hidden_dim": 64}
+    (tmp_path / "m" / "voca-none-seed0" / "notes.txt").write_text("mine")
+    with pytest.raises(OtherRunError, match="notes.txt"):
+        run_grid(GridPlan(str(smoke_corpus), str(wav2sem_dir), **kw))
+    assert (tmp_path / "m" / "voca-none-seed0" / "notes.txt").read_text() == "mine"

@@ -147,13 +147,17 @@ def fit_plug(model: Decoder, clips: list) -> dict:
     return {"plug": model.fusion.fit_standardization(torch.stack([c.F_s for c in clips]), math.sqrt(sq / n))}
 
 
+class OtherRunError(DecoderError):
+    """`out` holds a decoder trained with another recipe or data: training into it would reuse its weights."""
+
+
 def _check_out(out: Path, recipe: DecoderRecipe, data: dict) -> None:
     run = out / RUN_FILE
     if not run.is_file():
         return
     old = read_json(run, "decoder run record")
     if old.get("recipe") != recipe.to_json() or old.get("data") != data:
-        raise DecoderError(f"{out} holds a decoder trained with another recipe or data ({run}); "
+        raise OtherRunError(f"{out} holds a decoder trained with another recipe or data ({run}); "
                            "choose another --out or delete it")  # fmt: skip
 
 

@@ -1,9 +1,17 @@
-"""The grid of notebooks 03–04: every host × {none, wav2sem, oracle_text} × seeds, trained and evaluated.
+"""The grid of notebooks 03–04: every host × {none, wav2sem, oracle_text, oracle_word} × seeds, trained and evaluated.
 
     plan = GridPlan(corpus_root, wav2sem=folder, seeds=(0, 1, 2))
     results = run_grid(plan, workers=2)            # one dict per cell, cached: a rerun loads them
     table = summary_rows(results)                  # mean ± std over seeds per host and condition
-    tests = paired_rows(results)                   # wav2sem vs none, oracle_text vs none, per host
+    tests = paired_rows(results)                   # each F_s vs none per host: Δ with a 95 % interval
+    power = mde_rows(results)                      # the smallest change the grid could detect
+    use = use_rows(results, {h: seed_noise(plan, h) for h in plan.hosts})   # does F_s reach the lips?
+
+``oracle_word`` is the positive control (a code of the pair word said, :class:`~w2s.decoders.inputs.OracleWord`).
+Intervals treat seeds and clips as crossed random effects (:func:`~w2s.evaluation.stats.crossed_interval`):
+seeds are independent trainings, clips are shared by every seed. Every plugged cell is also use-tested
+(:mod:`w2s.evaluation.plug_use`: its lips with another clip's F_s and the mean F_s), against ``seed_noise``:
+the change between two seeds of ``none``.
 
 A cell is one ``w2s decoder train`` into ``MODELS/{host}-{semantic}-seed{N}`` (the layout ``w2s
 animate`` looks in) and one evaluation on the test split, saved beside it. Cells run in worker
@@ -16,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -25,7 +34,14 @@ import numpy as np
 
 from w2s.decoders import get
 from w2s.decoders.inputs import load_clips
-from w2s.decoders.training import RUN_FILE, DecoderRecipe, semantic_source, train_config, train_decoder
+from w2s.decoders.training import (
+    RUN_FILE,
+    DecoderRecipe,
+    OtherRunError,
+    semantic_source,
+    train_config,
+    train_decoder,
+)
 from w2s.encoders import load_encoder
 from w2s.evaluation.decoders import evaluate_decoder
 from w2s.evaluation.paper import oracle_relative_change, relative_change
@@ -141,6 +157,8 @@ def cached_result(plan: GridPlan, host: str, semantic: str, seed: int) -> dict |
     run = folder / RUN_FILE
     if not path.is_file() or not run.is_file() or path.stat().st_mtime < run.stat().st_mtime:
         return None
+    if read_json(run, "decoder run record").get("recipe") != plan.recipe(host, semantic, seed).to_json():
+        return None  # trained with another recipe (e.g. another Wav2Sem folder): run_cell trains it again
     return read_json(path, "grid result")
 
 
@@ -154,7 +172,11 @@ def run_cell(plan: GridPlan, host: str, semantic: str, seed: int, threads: int |
         return hit
     folder = plan.folder(host, semantic, seed)
     t0 = time.perf_counter()
-    record = train_decoder(plan.recipe(host, semantic, seed), plan.corpus_root, folder)
+    try:
+        record = train_decoder(plan.recipe(host, semantic, seed), plan.corpus_root, folder)
+    except OtherRunError:  # an earlier grid's cell (e.g. its Wav2Sem was retrained since): replaced, if only the grid wrote it
+        _remove_stale_cell(folder)
+        record = train_decoder(plan.recipe(host, semantic, seed), plan.corpus_root, folder)
     t1 = time.perf_counter()
     options = plan.eval_options(host)
     conditions = options["conditions"] if options["conditions"] == "all" else int(options["conditions"])
@@ -176,6 +198,19 @@ def run_cell(plan: GridPlan, host: str, semantic: str, seed: int, threads: int |
         out["use_seconds"] = round(time.perf_counter() - t2, 2)
     write_json(_eval_file(folder, options), out)
     return out
+
+
+CELL_FILES = ("model", "train", RUN_FILE)  # what a grid cell holds, besides its grid-eval-*.json files
+
+
+def _remove_stale_cell(folder: Path) -> None:
+    """Delete a grid cell trained with another recipe or data, only when it holds nothing but what the grid
+    writes into a cell; anything else in it is the user's, and the error stands."""
+    foreign = [p.name for p in folder.iterdir() if p.name not in CELL_FILES and not p.name.startswith("grid-eval-")]
+    if foreign:
+        raise OtherRunError(f"{folder}: a grid cell trained with another recipe or data, and it holds files the grid "
+                            f"did not write ({', '.join(sorted(foreign)[:3])}); move them away or delete the folder")  # fmt: skip
+    shutil.rmtree(folder)
 
 
 def seed_noise(plan: GridPlan, host: str) -> dict | None:
