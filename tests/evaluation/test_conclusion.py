@@ -34,15 +34,15 @@ def test_every_answer_comes_from_the_numbers():
     text = {r["question"].split("?")[0]: r["answer"] for r in rows}
     assert len(rows) == 6
     control = text["Can a host read an utterance-constant input at all"]
-    assert "rose (95 % interval above 0) for voca;" in control and "no clear change for faceformer" in control
+    assert "rose (95 % interval above 0) for voca;" in control and "did not clearly change for faceformer." in control
     assert "cannot be helped" in control  # faceformer fails the control
     assert "0.001–0.5 ×" in text["Does F_s reach the lips"] and "0.03–0.9 × ‖F_p‖" in text["Does F_s reach the lips"]
     assert "voca 50%" in text["How far could the lips move"]  # (1.05 - 0.1) / (2 - 0.1)
     power = text["What could this grid detect"]
     assert "2.1–5.0 %" in power and "would need 12–12 seeds" in power
     wav2sem = text["What does wav2sem do"]
-    assert "higher for faceformer" in wav2sem and "no clear effect for voca" in wav2sem and "±1.8 %" in wav2sem
-    assert "lower for voca" in text["What does oracle_text do"]
+    assert "LVE higher for faceformer; no clear effect for voca (" in wav2sem and "±1.8 %" in wav2sem
+    assert text["What does oracle_text do"].startswith("LVE lower for voca. ")
 
 
 def test_without_bounds_and_control():

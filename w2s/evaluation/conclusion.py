@@ -26,7 +26,13 @@ def _acc_ci(p: dict) -> str:
 
 
 def _hosts(names: list[str]) -> str:
-    return ", ".join(names) if names else "none"
+    return ", ".join(names) if names else "no host"
+
+
+def _clauses(*parts: tuple[str, list[str]]) -> str:
+    """"lower for a, b; no clear effect for c": the clauses whose host list is not empty, or "no host"."""
+    said = [f"{what} for {_hosts(names)}" for what, names in parts if names]
+    return "; ".join(said) if said else "no host"
 
 
 def control_answer(paired: list[dict], control: str = "oracle_word") -> str:
@@ -37,8 +43,8 @@ def control_answer(paired: list[dict], control: str = "oracle_word") -> str:
     down = [p["host"] for p in mp if p["verdict"] == "lower"]
     rest = [p["host"] for p in mp if p["verdict"] == "no clear effect"]
     each = "; ".join(f"{p['host']} {_acc_ci(p)}" for p in mp)
-    return (f"Fed a code of the very pair word the clip says, minimal-pair accuracy rose (95 % interval above 0) for "
-            f"{_hosts(up)}; no clear change for {_hosts(rest)}; fell for {_hosts(down)}. Δ accuracy [95 % CI]: {each}. "
+    said = _clauses(("rose (95 % interval above 0)", up), ("did not clearly change", rest), ("fell", down))
+    return (f"Fed a code of the very pair word the clip says, minimal-pair accuracy {said}. Δ accuracy [95 % CI]: {each}. "
             + ("A host that fails this control cannot be helped by any sentence vector in this setup."
                if rest or down else "Every host can read an utterance-constant input."))  # fmt: skip
 
@@ -96,12 +102,11 @@ def effect_answer(paired: list[dict], treated: str) -> str:
     lower = [p["host"] for p in lve if p["verdict"] == "lower"]
     higher = [p["host"] for p in lve if p["verdict"] == "higher"]
     null = [p for p in lve if p["verdict"] == "no clear effect"]
-    out = f"LVE lower for {_hosts(lower)}, higher for {_hosts(higher)}"
+    out = "LVE " + _clauses(("lower", lower), ("higher", higher), ("no clear effect", [p["host"] for p in null]))
     if null:
         bound = max(max(abs(p["relative_ci_low"]), abs(p["relative_ci_high"])) for p in null)
-        out += (f"; no clear effect for {_hosts([p['host'] for p in null])} (changes beyond ±{100 * bound:.1f} % "
-                "ruled out for each)")  # fmt: skip
-    return out + ". " + "; ".join(f"{p['host']} {_ci(p)}" for p in lve) + "."
+        out += f" (for those, changes beyond ±{100 * bound:.1f} % are ruled out)"
+    return out + ". ΔLVE [95 % CI]: " + "; ".join(f"{p['host']} {_ci(p)}" for p in lve) + "."
 
 
 def conclusion_rows(paired: list[dict], use: list[dict], mde: list[dict], bounds_result: dict | None,
