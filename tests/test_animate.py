@@ -161,3 +161,16 @@ def test_windows_cover_the_input_and_blend_to_one():
         total[s:e] += w
         assert (w > 0).all() and (np.diff(w[:10]) >= 0).all()
     np.testing.assert_allclose(total, 1.0)
+
+
+def test_a_positive_control_decoder_is_not_animated(run_dir, stereo_wav, tmp_path, capsys):
+    """An oracle_word model reads the corpus's pair word, not the audio: animate refuses it in one line."""
+    control = tmp_path / "control"
+    shutil.copytree(run_dir, control)
+    rec = json.loads((control / "decoder_run.json").read_text())
+    rec["recipe"]["semantic"] = "oracle_word"
+    (control / "decoder_run.json").write_text(json.dumps(rec))
+    out = tmp_path / "head.mp4"
+    assert main(["animate", str(stereo_wav), "--host", "reference", "--model", str(control), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "positive control" in err[0] and not out.exists()
