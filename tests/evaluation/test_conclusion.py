@@ -6,7 +6,8 @@ from w2s.viz.results import bounds_figure
 
 def _p(host, treated, metric, d, lo, hi, verdict):
     return {"host": host, "treated": treated, "metric": metric, "mean_difference": d, "ci_low": lo, "ci_high": hi,
-            "relative_change": d, "relative_ci_low": lo, "relative_ci_high": hi, "verdict": verdict}  # fmt: skip
+            "relative_change": d, "relative_ci_low": lo, "relative_ci_high": hi, "verdict": verdict,
+            "mde_paired_relative": (hi - lo) / 2}  # fmt: skip
 
 
 PAIRED = [
@@ -40,6 +41,7 @@ def test_every_answer_comes_from_the_numbers():
     assert "voca 50%" in text["How far could the lips move"]  # (1.05 - 0.1) / (2 - 0.1)
     power = text["What could this grid detect"]
     assert "2.1–5.0 %" in power and "would need 12–12 seeds" in power
+    assert "As run (a plugged model paired with its none twin of the same seed)" in power and "1.0–2.0 %" in power
     wav2sem = text["What does wav2sem do"]
     assert "LVE higher for faceformer; no clear effect for voca (" in wav2sem and "±1.8 %" in wav2sem
     assert text["What does oracle_text do"].startswith("LVE lower for voca. ")

@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import t as student_t
 
 from w2s.decoders import get
 from w2s.decoders.inputs import load_clips
@@ -324,15 +325,28 @@ def paired_rows(results: list[dict], metrics: tuple[str, ...] = PAIRED_METRICS, 
                 if m == "lve":
                     paper = relative_change(host) if treated == "wav2sem" else oracle_relative_change(host)
                     paper = paper if treated in ("wav2sem", "oracle_text") else None
-                rows.append({"host": host, "treated": treated, "metric": m, **t, "paper_relative_change": paper})
+                rows.append({"host": host, "treated": treated, "metric": m, **t, **_paired_mde(t),
+                             "paper_relative_change": paper})  # fmt: skip
     return rows
+
+
+def _paired_mde(t: dict, alpha: float = 0.05, power: float = 0.8) -> dict:
+    """The smallest difference this comparison, as run, detects: (t_{1−α/2} + t_power) × its interval's SE, with
+    its degrees of freedom. Unlike :func:`mde_rows` it credits the pairing (a plugged model and its none twin
+    share their seed: initial weights, data order), so it is the power of the grid's own verdicts."""
+    if not (math.isfinite(t.get("se", math.nan)) and math.isfinite(t.get("df", math.nan)) and t["df"] > 0):
+        return {"mde_paired": math.nan, "mde_paired_relative": math.nan}
+    mde = (student_t.ppf(1 - alpha / 2, t["df"]) + student_t.ppf(power, t["df"])) * t["se"]
+    cm = t.get("control_mean", math.nan)
+    return {"mde_paired": float(mde), "mde_paired_relative": float(mde / abs(cm)) if cm else math.nan}
 
 
 def mde_rows(results: list[dict], metrics: tuple[str, ...] = PAIRED_METRICS, control: str = "none",
              targets: tuple[float, ...] = (0.01, 0.03)) -> list[dict]:  # fmt: skip
-    """Per host and metric: the smallest paired change this grid could detect (α 0.05, power 0.8), from the
-    `control` cells' spread over seeds and clips (:func:`w2s.evaluation.stats.minimum_detectable_effect`), and
-    the seeds a relative change of each of `targets` would need."""
+    """Per host and metric: the smallest change this grid could detect (α 0.05, power 0.8) if a treated model
+    differed from its none twin like an independent training does, from the `control` cells' spread over seeds
+    and clips (:func:`w2s.evaluation.stats.minimum_detectable_effect`), and the seeds a relative change of each
+    of `targets` would need. The pairing usually does better (``mde_paired`` of :func:`paired_rows`)."""
     rows = []
     for host in dict.fromkeys(r["host"] for r in results):
         runs = sorted((r for r in results if r["host"] == host and r["semantic"] == control), key=lambda r: r["seed"])
