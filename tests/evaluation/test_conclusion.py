@@ -40,7 +40,7 @@ def test_every_answer_comes_from_the_numbers():
     assert "0.001–0.5 ×" in text["Does F_s reach the lips"] and "0.03–0.9 × ‖F_p‖" in text["Does F_s reach the lips"]
     assert "voca 50%" in text["How far could the lips move"]  # (1.05 - 0.1) / (2 - 0.1)
     power = text["What could this grid detect"]
-    assert "2.1–5.0 %" in power and "would need 12–12 seeds" in power
+    assert "2.1–5.0 %" in power and "would need 12 seeds for voca (more than 100 for the others)" in power
     assert "As run (a plugged model paired with its none twin of the same seed)" in power and "1.0–2.0 %" in power
     wav2sem = text["What does wav2sem do"]
     assert "LVE higher for faceformer; no clear effect for voca (" in wav2sem and "±1.8 %" in wav2sem

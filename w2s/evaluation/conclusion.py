@@ -91,9 +91,12 @@ def power_answer(mde: list[dict], paired: list[dict]) -> str:
         rel = [m["mde_relative"] for m in lve]
         part = (f"if a plug changed training as much as another seed does, {lve[0]['n_seeds']} seeds × "
                 f"{lve[0]['n_units']} clips detect {100 * min(rel):.1f}–{100 * max(rel):.1f} %")  # fmt: skip
-        known = [m["seeds_for_0.01"] for m in lve if m.get("seeds_for_0.01") is not None]
-        part += (f", and a 1 % change would need {min(known)}–{max(known)} seeds" if known
-                 else ", and no affordable number of seeds (≤ 100) detects a 1 % change")  # fmt: skip
+        known = [(m["seeds_for_0.01"], m["host"]) for m in lve if m.get("seeds_for_0.01") is not None]
+        if known:
+            part += f"; a 1 % change would need {known[0][0]} seeds for {known[0][1]}" + "".join(f", {n} for {h}" for n, h in known[1:])
+            part += " (more than 100 for the others)" if len(known) < len(lve) else ""
+        else:
+            part += "; no host's 1 % change is detectable with ≤ 100 seeds"
         acc = [m for m in mde if m["metric"] == "minimal_pair_accuracy"]
         if acc:
             part += (f"; minimal-pair accuracy over {acc[0]['n_units']} words: "
