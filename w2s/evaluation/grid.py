@@ -425,7 +425,7 @@ def verdicts(paired: list[dict], metric: str = "lve") -> list[str]:
         name = {"lve": "LVE", "homophone_lve": "homophone-LVE", "minimal_pair_accuracy": "minimal-pair accuracy"}[metric]
         if p["verdict"] == "no clear effect":
             bound = max(abs(p["relative_ci_low" if rel else "ci_low"]), abs(p["relative_ci_high" if rel else "ci_high"]))
-            what = f"**no clear effect** on {name} ({size}; changes beyond {_pct(bound) if rel else f'±{bound:.3f}'} ruled out)"
+            what = f"**no clear effect** on {name} ({size}; changes beyond ±{f'{100 * bound:.1f} %' if rel else f'{bound:.3f}'} ruled out)"
         else:
             what = f"**{p['verdict']}** {name} ({size})"
         out.append(f"{p['host']} + {p['treated']}: {what}; {p['seeds_lower']} of {p['n_seeds']} seeds lower")
