@@ -74,7 +74,7 @@ from typing import Literal
 
 import numpy as np
 
-from w2s.evaluation.metrics import _indices, _pairs, _sequence, _templates
+from w2s.evaluation.sequences import _indices, _pairs, _sequence, _templates
 
 VERTICAL_AXIS = 1  # y up on our synthetic head and on VOCASET / FLAME
 SMOOTH_SIGMA = 2.0  # frames, the authors' Gaussian smoothing of the aperture

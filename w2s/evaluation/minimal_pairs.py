@@ -40,7 +40,8 @@ from w2s.corpus.speech import PhonemeSegment
 from w2s.data.corpus import Corpus
 from w2s.data.files import normalise_word, parse_stem
 from w2s.data.spec import DatasetError
-from w2s.evaluation.metrics import _indices, _sequence, frames_in_spans
+from w2s.evaluation.metrics import frames_in_spans
+from w2s.evaluation.sequences import _indices, _sequence
 
 # a tie: the two distances differ by at most this fraction of the word-counterfactual distance
 TIE_RTOL = 1e-4
