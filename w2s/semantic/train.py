@@ -396,8 +396,12 @@ def heldout_texts(corpus_dir) -> list[str]:
 def corpus_texts(corpus_dir) -> list[str]:
     """Every transcript of the face corpus, training speakers' included. Wav2Sem's speech set excludes them all:
     a training sentence of the face corpus in Wav2Sem's own training texts would make F_s better on the
-    decoders' training clips than on their test clips (whose sentences it never saw)."""
-    return sorted(set(Corpus.open(corpus_dir).transcripts.values()))
+    decoders' training clips than on their test clips (whose sentences it never saw). A corpus whose splits.json
+    lacks its held-out speakers (val, test: what Wav2Sem is evaluated on) is refused here, naming the file."""
+    corpus = Corpus.open(corpus_dir)
+    for split in ("val", "test"):
+        corpus.subjects(split)
+    return sorted(set(corpus.transcripts.values()))
 
 
 def speech_set_pairs(n: int, corpus_dir, seed: int = 0) -> tuple[list[Path], list[str], str]:
