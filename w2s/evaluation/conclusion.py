@@ -57,10 +57,12 @@ def use_answer(use: list[dict]) -> str:
         us = [u for u in use if u["F_s"] == sem]
         ratio = [u["swap_over_seed"] for u in us if u["swap_over_seed"] is not None]
         scale = [u["scale_after"] for u in us]
+        size = f"the semantic term's clip-varying part is {min(scale):.2g}–{max(scale):.2g} × ‖F_p‖ after training"
         if ratio:
             parts.append(f"{sem}: swapping F_s between clips moves the pair words' lips by {min(ratio):.2g}–"
-                         f"{max(ratio):.2g} × the change between two seeds of none (over hosts); the semantic "
-                         f"term's clip-varying part is {min(scale):.2g}–{max(scale):.2g} × ‖F_p‖ after training")  # fmt: skip
+                         f"{max(ratio):.2g} × the change between two seeds of none (over hosts); {size}")  # fmt: skip
+        else:
+            parts.append(f"{sem}: {size} (one seed: no seed-to-seed change to compare the swap with)")
     return "; ".join(parts) + "."
 
 
