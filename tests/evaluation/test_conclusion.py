@@ -51,7 +51,10 @@ def test_without_bounds_and_control():
     rows = conclusion_rows([p for p in PAIRED if p["treated"] != "oracle_word"], [], [], None, SUMMARY)
     assert rows[0]["answer"].startswith("not run") and len(rows) == 5
     one_seed = [{**u, "swap_over_seed": None} for u in USE]  # quick mode: no second seed of none
-    assert "one seed: no seed-to-seed change" in conclusion_rows(PAIRED, one_seed, [], None, SUMMARY)[1]["answer"]
+    rows = conclusion_rows([{**p, "seed_variance_estimable": False} for p in PAIRED], one_seed, [], None, SUMMARY)
+    assert "one seed: no seed-to-seed change" in rows[1]["answer"]
+    assert "over clips only" in rows[0]["answer"] and "over clips only" in rows[-2]["answer"]
+    assert "over clips only" not in conclusion_rows(PAIRED, USE, [], None, SUMMARY)[-2]["answer"]
 
 
 def test_bounds_figure_draws_the_three_reference_faces():

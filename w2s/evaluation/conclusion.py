@@ -35,6 +35,14 @@ def _clauses(*parts: tuple[str, list[str]]) -> str:
     return "; ".join(said) if said else "no host"
 
 
+ONE_SEED = (" With one seed, every interval is over clips only: it describes these trained models, not what another "
+            "training would give.")  # fmt: skip
+
+
+def _one_seed(rows: list[dict]) -> str:
+    return ONE_SEED if any(p.get("seed_variance_estimable") is False for p in rows) else ""
+
+
 def control_answer(paired: list[dict], control: str = "oracle_word") -> str:
     mp = [p for p in paired if p["treated"] == control and p["metric"] == "minimal_pair_accuracy"]
     if not mp:
@@ -46,7 +54,7 @@ def control_answer(paired: list[dict], control: str = "oracle_word") -> str:
     said = _clauses(("rose (95 % interval above 0)", up), ("did not clearly change", rest), ("fell", down))
     return (f"Fed a code of the very pair word the clip says, minimal-pair accuracy {said}. Δ accuracy [95 % CI]: {each}. "
             + ("A host that fails this control cannot be helped by any sentence vector in this setup."
-               if rest or down else "Every host can read an utterance-constant input."))  # fmt: skip
+               if rest or down else "Every host can read an utterance-constant input.") + _one_seed(mp))  # fmt: skip
 
 
 def use_answer(use: list[dict]) -> str:
@@ -118,7 +126,7 @@ def effect_answer(paired: list[dict], treated: str) -> str:
     if null:
         bound = max(max(abs(p["relative_ci_low"]), abs(p["relative_ci_high"])) for p in null)
         out += f" (for those, changes beyond ±{100 * bound:.1f} % are ruled out)"
-    return out + ". ΔLVE [95 % CI]: " + "; ".join(f"{p['host']} {_ci(p)}" for p in lve) + "."
+    return out + ". ΔLVE [95 % CI]: " + "; ".join(f"{p['host']} {_ci(p)}" for p in lve) + "." + _one_seed(lve)
 
 
 def conclusion_rows(paired: list[dict], use: list[dict], mde: list[dict], bounds_result: dict | None,

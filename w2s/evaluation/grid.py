@@ -428,7 +428,8 @@ def verdicts(paired: list[dict], metric: str = "lve") -> list[str]:
             what = f"**no clear effect** on {name} ({size}; changes beyond ±{f'{100 * bound:.1f} %' if rel else f'{bound:.3f}'} ruled out)"
         else:
             what = f"**{p['verdict']}** {name} ({size})"
-        out.append(f"{p['host']} + {p['treated']}: {what}; {p['seeds_lower']} of {p['n_seeds']} seeds lower")
+        one = " (one seed: over clips only, for this trained model)" if p.get("seed_variance_estimable") is False else ""
+        out.append(f"{p['host']} + {p['treated']}: {what}; {p['seeds_lower']} of {p['n_seeds']} seeds lower{one}")
     return out
 
 
