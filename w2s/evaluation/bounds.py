@@ -59,9 +59,9 @@ import numpy as np
 from w2s.corpus.build import Preset, Speaker, speaker_head, speakers_from_meta, utterance_motion
 from w2s.corpus.speech import PhonemeSegment
 from w2s.data.corpus import Corpus
-from w2s.data.files import pair_word_spans, parse_stem
+from w2s.data.files import parse_stem
 from w2s.data.spec import DatasetError
-from w2s.evaluation.decoders import baseline, per_clip_metrics
+from w2s.evaluation.decoders import baseline, pair_spans, per_clip_metrics
 from w2s.evaluation.metrics import evaluate
 from w2s.evaluation.minimal_pairs import (
     Counterfactual,
@@ -148,9 +148,9 @@ def render(root, split: str = "test", condition: int = 0) -> Rendered:
     stems = list(ds.stems)
     gts = [ds.load_vertices(i) for i in range(len(ds))]
     templates = [ds.templates[e.subject] for e in ds.entries]
-    words, pairs = c.pair_words("near"), c.pairs("near")
+    pairs = c.pairs("near")
     alignments = [c.alignments.get(s) for s in stems]
-    spans = [pair_word_spans(a, words) if a else [] for a in alignments]
+    spans = pair_spans(c.root, alignments)
     cfs = corpus_counterfactuals(c, stems, split)
     heads: dict = {}
     preds: dict[str, list[np.ndarray]] = {r: [] for r in RENDERED}

@@ -36,7 +36,7 @@ from w2s.evaluation.metrics import evaluate, homophone_lve, lve, mve
 from w2s.evaluation.minimal_pairs import clip_counterfactuals, corpus_counterfactuals, minimal_pair_accuracy
 
 
-def _spans(root: Path, alignments: list[dict | None]) -> list | None:
+def pair_spans(root, alignments: list[dict | None]) -> list | None:
     """Per clip, the time spans of the near-homophone pair words it says (our corpus only)."""
     if not Corpus.is_built(root):
         return None
@@ -106,7 +106,7 @@ def baseline(root, split: str = "test", spec=None) -> dict:
     gts = [ds.load_vertices(i) for i in range(len(ds))]
     tmpl = [ds.templates[e.subject] for e in ds.entries]
     preds = [np.broadcast_to(t + mean_offset, g.shape) for t, g in zip(tmpl, gts, strict=True)]
-    spans = _spans(Path(root), [ds.alignments.get(e.stem) for e in ds.entries])
+    spans = pair_spans(root, [ds.alignments.get(e.stem) for e in ds.entries])
     cfs = corpus_counterfactuals(root, ds.stems, split) if Corpus.is_built(root) else None
     metrics = evaluate(preds, gts, tmpl, ds.lips, ds.upper_face, spans, fps=ds.fps)
     return {**metrics, **_minimal_pairs(preds, gts, cfs, ds.lips)}
@@ -159,7 +159,7 @@ def evaluate_decoder(folder, root=None, split: str = "test", conditions="all", b
         raise DecoderError(f"--samples must be >= 1, and 1 for {recipe.host}, which does not sample; got {n_samples}")
     clips = load_clips(root, split, None if recipe.finetune_encoder else encoder, sem, spec, dataset=k_data)
     ds = FaceDataset(root, split, spec=spec)
-    spans = _spans(root, [c.alignment for c in clips])
+    spans = pair_spans(root, [c.alignment for c in clips])
     gts, tmpl = [c.vertices.numpy() for c in clips], [c.template.numpy() for c in clips]
     cfs = clip_counterfactuals(root, clips)  # minimal-pair lip accuracy's counterfactuals, rendered once
     n_train = getattr(model.config, "subjects", (model.config.n_subjects,))[k_data]

@@ -31,7 +31,7 @@ import torch
 from w2s.data.faces import FaceDataset
 from w2s.decoders.inputs import Clip, collate, load_clips
 from w2s.decoders.training import dataset_of, recipe_of
-from w2s.evaluation.decoders import _spans, generate_clips, load_trained
+from w2s.evaluation.decoders import generate_clips, load_trained, pair_spans
 from w2s.evaluation.metrics import homophone_lve, lve
 from w2s.evaluation.minimal_pairs import clip_counterfactuals, minimal_pair_accuracy
 from w2s.utils.runtime import set_seed
@@ -99,7 +99,7 @@ def use_test(folder, split: str = "test", condition: int | None = 0) -> dict:
     k_data, spec = dataset_of(record, root)
     clips = load_clips(root, split, None if recipe.finetune_encoder else encoder, sem, spec, dataset=k_data)
     ds = FaceDataset(root, split, spec=spec)
-    spans = _spans(root, [c.alignment for c in clips])
+    spans = pair_spans(root, [c.alignment for c in clips])
     F_s = torch.stack([c.F_s for c in clips])
     order = _swap_order(F_s)
     mean = F_s.mean(0)
@@ -135,7 +135,7 @@ def seed_change(folders: list, split: str = "test", condition: int | None = 0) -
         )
         if lips is None:
             ds = FaceDataset(root, split, spec=spec)
-            lips, fps, spans = ds.lips, ds.fps, _spans(root, [c.alignment for c in clips])
+            lips, fps, spans = ds.lips, ds.fps, pair_spans(root, [c.alignment for c in clips])
         preds.append(_predict(model, clips, condition))
     pairs = [
         lip_change(preds[i], preds[j], lips, spans, fps)

@@ -21,16 +21,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from w2s.corpus.speech_set import load_or_build_speech_set, read_manifest
 from w2s.data.audio import load_audio
 from w2s.data.batch import pad
 from w2s.data.corpus import Corpus
-from w2s.data.files import parse_stem
-from w2s.data.librispeech import load_speech_set, read_librispeech
 from w2s.encoders import cached_encode
 from w2s.encoders.loading import load_encoder
 from w2s.semantic.phonemes import PhonemeVocab, phoneme_sequences
 from w2s.semantic.targets import cached_embed, load_text_model
+from w2s.semantic.training_data import (  # noqa: F401  (re-exported: notebook 02 and the CLI import them from here)
+    corpus_texts,
+    heldout_texts,
+    librispeech_pairs,
+    speech_set_pairs,
+    training_pairs,
+)
 from w2s.semantic.wav2sem import Wav2Sem, Wav2SemConfig
 from w2s.train import History, TrainConfig, fit
 from w2s.utils.hashing import key_of
@@ -384,54 +388,6 @@ def train_config(steps: int, lr: float = 1e-3, batch_size: int = 8, seed: int = 
     return TrainConfig(max_steps=steps, batch_size=batch_size, lr=lr, warmup_steps=max(1, min(80, steps // 10)),
                        log_every=max(1, min(10, steps // 10)), eval_every=max(1, steps // 4),
                        checkpoint_every=max(1, steps // 4), seed=seed)  # fmt: skip
-
-
-def heldout_texts(corpus_dir) -> list[str]:
-    """Transcripts of the face corpus's validation and test speakers: never used for training."""
-    corpus = Corpus.open(corpus_dir)
-    held = set(corpus.subjects("val")) | set(corpus.subjects("test"))
-    return sorted({t for stem, t in corpus.transcripts.items() if parse_stem(stem)[0] in held})
-
-
-def corpus_texts(corpus_dir) -> list[str]:
-    """Every transcript of the face corpus, training speakers' included. Wav2Sem's speech set excludes them all:
-    a training sentence of the face corpus in Wav2Sem's own training texts would make F_s better on the
-    decoders' training clips than on their test clips (whose sentences it never saw). A corpus whose splits.json
-    lacks its held-out speakers (val, test: what Wav2Sem is evaluated on) is refused here, naming the file."""
-    corpus = Corpus.open(corpus_dir)
-    for split in ("val", "test"):
-        corpus.subjects(split)
-    return sorted(set(corpus.transcripts.values()))
-
-
-def speech_set_pairs(n: int, corpus_dir, seed: int = 0) -> tuple[list[Path], list[str], str]:
-    """(audio paths, sentences, data key) of the offline LibriSpeech stand-in, disjoint from every sentence of
-    the face corpus (:func:`corpus_texts`), not only its held-out ones."""
-
-    root = load_or_build_speech_set(n, seed, exclude_texts=corpus_texts(corpus_dir))
-    items = load_speech_set(root)
-    return [u.path for u, _ in items], [t for _, t in items], read_manifest(root)["content_sha256"]
-
-
-def librispeech_pairs(root, subsets=None) -> tuple[list[Path], list[str], str]:
-    """(audio paths, transcripts, data key) of every LibriSpeech utterance under root."""
-    import hashlib
-
-    utts = read_librispeech(root, subsets)
-    key = hashlib.sha256("\n".join(f"{u.id}\t{u.text}" for u in utts).encode()).hexdigest()
-    return [u.path for u in utts], [u.text for u in utts], key
-
-
-def training_pairs(corpus_dir=None, n_speech: int = 2000, seed: int = 0, librispeech_dir=None):
-    """(audio paths, sentences, data key) to train on: every LibriSpeech utterance under `librispeech_dir`
-    when one is given, else `n_speech` synthesized utterances disjoint from `corpus_dir`'s held-out sentences."""
-    if librispeech_dir:
-        return librispeech_pairs(librispeech_dir)
-    if corpus_dir is None:
-        raise ValueError(
-            "training data: give a face corpus (for the synthesized speech set) or a LibriSpeech folder"
-        )
-    return speech_set_pairs(n_speech, corpus_dir, seed)
 
 
 def evaluate_on_corpus(model, recipe: Wav2SemRecipe, corpus_dir, split: str = "test") -> dict:
