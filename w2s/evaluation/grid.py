@@ -31,7 +31,6 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import t as student_t
 
 from w2s.decoders import get
 from w2s.decoders.inputs import load_clips
@@ -47,7 +46,13 @@ from w2s.encoders import load_encoder
 from w2s.evaluation.decoders import evaluate_decoder
 from w2s.evaluation.paper import oracle_relative_change, relative_change
 from w2s.evaluation.plug_use import seed_change, use_test
-from w2s.evaluation.stats import crossed_interval, mean_std, minimum_detectable_effect, seeds_needed
+from w2s.evaluation.stats import (
+    crossed_interval,
+    detectable,
+    mean_std,
+    minimum_detectable_effect,
+    seeds_needed,
+)
 from w2s.fusion import PLUG_SCALES
 from w2s.utils.hashing import key_of
 from w2s.utils.io import read_json, write_json
@@ -336,7 +341,7 @@ def _paired_mde(t: dict, alpha: float = 0.05, power: float = 0.8) -> dict:
     share their seed: initial weights, data order), so it is the power of the grid's own verdicts."""
     if not (math.isfinite(t.get("se", math.nan)) and math.isfinite(t.get("df", math.nan)) and t["df"] > 0):
         return {"mde_paired": math.nan, "mde_paired_relative": math.nan}
-    mde = (student_t.ppf(1 - alpha / 2, t["df"]) + student_t.ppf(power, t["df"])) * t["se"]
+    mde = detectable(t["se"], t["df"], alpha, power)
     cm = t.get("control_mean", math.nan)
     return {"mde_paired": float(mde), "mde_paired_relative": float(mde / abs(cm)) if cm else math.nan}
 

@@ -229,6 +229,11 @@ def _control_components(control: Grid) -> tuple[float, float, float, int, int]:
     return max(0.0, (ms_s - ms_r) / n), ms_r, float(c.mean()), s, n
 
 
+def detectable(se: float, df: float, alpha: float = 0.05, power: float = 0.8) -> float:
+    """The difference an interval with this SE and df detects with probability `power`: (t_{1−α/2} + t_power)·SE."""
+    return float(stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(power, df)) * se
+
+
 def _mde(var_seed: float, var_resid: float, s: int, n: int, alpha: float, power: float) -> tuple[float, ...]:
     """(mde, se, df) of the crossed interval for S' = s seeds and N' = n clips."""
     vs, vr = 2 * var_seed, 2 * var_resid  # variances of the paired difference's seed and residual parts
@@ -238,7 +243,7 @@ def _mde(var_seed: float, var_resid: float, s: int, n: int, alpha: float, power:
     df = float(s - 1)  # one clip, or all variances 0
     if n >= 2 and ms_s > 0:
         df = _satterthwaite([(ms_s, s - 1), (ms_c, n - 1), (-ms_r, (s - 1) * (n - 1))])
-    return (float(stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(power, df)) * se, se, df)
+    return (detectable(se, df, alpha, power), se, df)
 
 
 def minimum_detectable_effect(control: Grid, n_seeds: int | None = None, n_clips: int | None = None,
