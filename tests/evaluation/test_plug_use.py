@@ -8,7 +8,7 @@ from w2s.data.corpus import Corpus
 from w2s.decoders.base import DecoderError
 from w2s.decoders.inputs import OracleWord, SemanticSource, load_clips
 from w2s.decoders.training import DecoderRecipe, load_run, train_decoder
-from w2s.evaluation.plug_use import seed_change, use_test
+from w2s.evaluation.plug_use import code_gain, seed_change, use_test
 from w2s.fusion import FusionConfig, FusionError, SemanticFusion
 
 
@@ -100,3 +100,20 @@ def test_use_test_sees_a_model_that_reads_F_s(trained, smoke_corpus):
     assert set(std["minimal_pair_accuracy"]) == {"own", "swap", "mean"}
     with pytest.raises(ValueError, match="none decoder"):
         use_test(trained["none0"][0])
+
+
+def test_code_gain_is_own_minus_another_per_clip_with_an_interval():
+    rng = np.random.default_rng(0)
+    own, swap = [], []
+    for c in range(60):  # 60 clips, 1-3 words each; a host that reads the code scores 0.3 higher with its own
+        for _w in range(1 + c % 3):
+            s = float(rng.uniform(0.2, 0.7))
+            own.append({"stem": f"clip{c}", "score": min(1.0, s + 0.3), "excluded": None})
+            swap.append({"stem": f"clip{c}", "score": s, "excluded": None})
+    own.append({"stem": "x", "score": None, "excluded": "no frame"})  # excluded words are left out
+    swap.append({"stem": "x", "score": None, "excluded": "no frame"})
+    g = code_gain(own, swap)
+    assert g["n_clips"] == 60 and g["n_words"] == 120
+    assert 0.25 < g["mean"] < 0.31 and g["ci_low"] > 0
+    same = code_gain(swap[:-1], swap[:-1])  # a host that ignores F_s
+    assert same["mean"] == 0 and same["ci_low"] <= 0 <= same["ci_high"]

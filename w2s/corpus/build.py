@@ -132,6 +132,11 @@ class Preset:
 PRESETS = {
     "smoke": Preset("smoke", n_sentences=4, n_pairs=4, n_control_pairs=2, train_occurrences=2),
     "default": Preset("default", n_sentences=40, n_pairs=60, n_control_pairs=20, train_occurrences=2),
+    # powered (issue 22's power protocol; not the default yet): 30 pairs, each word in 12 training sentences
+    # (720 of the 800 training clips: 2.4x the default's exposure per step, 6x its contexts); 4 + 4 unseen
+    # subjects x 50 held-out sentences: 200 test pair-word tokens covering both words of every pair (corpus.power)
+    "powered": Preset("powered", n_sentences=100, n_pairs=30, n_control_pairs=20, train_occurrences=12, n_val=4,
+                      n_test=4),
     # BIWI-like: 6 subjects x 40 sentences (1-32 train, 33-36 val, 37-40 test), 25 fps, another mesh
     "biwi-like": Preset("biwi-like", n_sentences=40, n_pairs=36, n_control_pairs=6, n_train=6, n_val=0, n_test=0,
                         fps=25, head=(72, 56), subject_prefix="SynthBiwi", val_sentences=4, test_sentences=4,
@@ -272,10 +277,10 @@ def assign_sentences(
         for k in range(table[split][1][0], table[split][1][1] + 1)
     ]
     words = [w for p in pairs for w in p.words]
-    n_held_slots = len(held_slots)
-    per_word = {
-        w: sentences(w, preset.train_occurrences + 1 + n_held_slots // max(len(words), 1)) for w in words
-    }
+    held_words = [pairs[(i // 2) % len(pairs)].words[i % 2] for i in range(len(held_slots))] if pairs else []
+    # each word's training sentences, then enough for its held-out slots (never a training sentence again)
+    extra = {w: max(len(held_slots) // max(len(words), 1), held_words.count(w) - 1) for w in words}
+    per_word = {w: sentences(w, preset.train_occurrences + 1 + extra[w]) for w in words}
     used = {w: 0 for w in words}
 
     def take(w):
@@ -293,9 +298,8 @@ def assign_sentences(
     for i in range(need):
         plan[train_slots[i]] = take(words[i % len(words)])
     # held-out slots: both words of a pair, in sentences not used in training
-    for i, slot in enumerate(held_slots):
-        p = pairs[(i // 2) % len(pairs)]
-        plan[slot] = take(p.words[i % 2])
+    for slot, w in zip(held_slots, held_words):
+        plan[slot] = take(w)
     rest = [(s, k) for s in subjects for k in range(1, preset.n_sentences + 1) if (s, k) not in plan]
     control_words = [w for p in controls for w in p.words]
     if 2 * len(control_words) > len(rest):

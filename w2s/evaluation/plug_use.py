@@ -12,7 +12,8 @@ near-homophone pair words (``homophone_change``) and over all frames (``change``
 changes nothing; its size is read against the **noise scale**: the same measure between the predictions of
 two ``none`` models of the host trained with different seeds (``seed_change``): how much the lips move when
 nothing but the training seed changes. With the swapped F_s, minimal-pair accuracy is scored too: a host that
-reads the pair word from F_s (the ``oracle_word`` control) falls towards 0.5 or below with another clip's code.
+reads the pair word from F_s (the ``oracle_word`` control) falls towards 0.5 or below with another clip's code;
+``minimal_pair_gain`` is own minus another's, with a 95 % interval over clips (``code_gain``).
 
 **Scale.** ``||W_s F_s − mean_c W_s F_s|| / mean_t ||F_p,t||`` per clip (the clip-varying part of the
 semantic term against the audio frame it is added to), its median over the split's clips, for the
@@ -34,6 +35,7 @@ from w2s.decoders.training import dataset_of, recipe_of
 from w2s.evaluation.decoders import generate_clips, load_trained, pair_spans
 from w2s.evaluation.metrics import homophone_lve, lve
 from w2s.evaluation.minimal_pairs import clip_counterfactuals, minimal_pair_accuracy
+from w2s.evaluation.stats import crossed_interval
 from w2s.utils.runtime import set_seed
 
 
@@ -114,11 +116,25 @@ def use_test(folder, split: str = "test", condition: int | None = 0) -> dict:
            "scale": {"after": plug_scale(model, clips), "before": plug_scale(_initial(model, recipe.seed), clips)}}  # fmt: skip
     cfs = clip_counterfactuals(root, clips)
     if cfs is not None:
-        for name, preds in (("own", own), ("swap", swapped), ("mean", meaned)):
-            out.setdefault("minimal_pair_accuracy", {})[name] = minimal_pair_accuracy(
-                preds, gts, cfs, ds.lips
-            )["accuracy"]
+        scored = {name: minimal_pair_accuracy(preds, gts, cfs, ds.lips)
+                  for name, preds in (("own", own), ("swap", swapped), ("mean", meaned))}  # fmt: skip
+        out["minimal_pair_accuracy"] = {name: r["accuracy"] for name, r in scored.items()}
+        out["minimal_pair_gain"] = code_gain(scored["own"]["words"], scored["swap"]["words"])
     return out
+
+
+def code_gain(own_words: list[dict], swap_words: list[dict], alpha: float = 0.05) -> dict:
+    """Minimal-pair accuracy with the clip's own F_s minus with another clip's, with a (1−alpha) interval over
+    clips (the unit: a clip's words share its F_s), from ``minimal_pair_accuracy``'s per-word records of the
+    same words. A host that reads the pair word from F_s has an interval above 0."""
+    per_clip: dict[str, list[float]] = {}
+    for a, b in zip(own_words, swap_words, strict=True):
+        if a.get("excluded") is None and b.get("excluded") is None:
+            per_clip.setdefault(a["stem"], []).append(a["score"] - b["score"])
+    d = [float(np.mean(v)) for v in per_clip.values()]
+    r = crossed_interval([d], [[0.0] * len(d)], alpha)
+    return {"mean": r["mean_difference"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
+            "n_clips": len(d), "n_words": sum(len(v) for v in per_clip.values())}  # fmt: skip
 
 
 def seed_change(folders: list, split: str = "test", condition: int | None = 0) -> dict:
