@@ -1,7 +1,8 @@
-"""Why does no host pass the positive control? Training length and the plug's scale, on train and val.
+"""Why does no host pass the positive control? Training length, the plug's scale and the corpus, on train and val.
 
     .venv/bin/python benchmarks/control_diagnosis.py                        # voca, 4x its grid steps (≈ 25 min)
     .venv/bin/python benchmarks/control_diagnosis.py --host unitalker --times 4
+    .venv/bin/python benchmarks/control_diagnosis.py --host voca --times 1 --preset powered --splits val  # ≈ 20 min
     .venv/bin/python benchmarks/control_diagnosis.py --table
 
 In notebook 04's grid (and benchmarks/plug_scale.py) the ``oracle_word`` control, a code of the pair word the
@@ -11,12 +12,14 @@ clip says, raises no host's minimal-pair accuracy. Three explanations make diffe
 * **too little training** (each pair word is in 2 training sentences, seen 4-12 times in a run): more steps
   would raise accuracy on the *training* clips first, with the code (own code better than another clip's);
 * **no generalisation from 2 sentences per word**: accuracy on the training clips rises with the code, but not
-  on val.
+  on val. The ``powered`` corpus preset (each pair word in 12 training sentences, 200 val and 200 test
+  pair-word tokens: :mod:`w2s.corpus.power`) tests this one: ``--preset powered``.
 
-This trains one host (seed 0) without the plug and with the control at both scales for `--times` × the grid's
-steps (STEP_SCALE 0.8 of the tiny recipe), and runs the use test on the **train** and the **val** split
-(minimal-pair accuracy with the clip's own code and with another clip's). Never the test split. Results:
-benchmarks/results/control_diagnosis.json (one entry per host and length).
+This trains one host (``--seed``, default 0) without the plug and with the control at both scales for ``--times``
+× the grid's steps (STEP_SCALE 0.8 of the tiny recipe), and runs the use test on the ``--splits`` (the **train**
+and **val** split by default): minimal-pair accuracy with the clip's own code and with another clip's, and their
+difference with a 95 % interval over clips. Never the test split. Results: benchmarks/results/control_diagnosis.json
+(one entry per host, length, corpus and seed).
 """
 
 from __future__ import annotations
