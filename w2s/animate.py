@@ -2,8 +2,9 @@
 
     result = animate("me.wav", "faceformer", "me.mp4", semantic="wav2sem", npy=True, meshes="ply")
 
-The input is read at any sample rate and channel count (:func:`w2s.data.audio.load_audio` resamples it
-to the models' 16 kHz mono with soxr); the mp4 carries the original audio. A trained decoder run
+The input is read at any sample rate and channel count (:func:`w2s.data.audio.read_samples`, then
+:func:`~w2s.data.audio.to_mono` resamples it to the models' 16 kHz mono with soxr); the mp4 carries the
+original audio. A trained decoder run
 folder (``w2s decoder train --out DIR``) gives the host, its F_p encoder and its F_s source (the
 Wav2Sem it was trained with, or the text model for ``oracle_text``, which needs ``text``); without
 ``model`` the newest finished run of that host and semantic source under ``data/models/`` is used
@@ -17,31 +18,35 @@ autoregressive drift short, and drives the progress bar. ``chunk_s=0`` generates
 
 Outputs appear only when everything succeeded: the mp4 (H.264 + AAC, :func:`w2s.viz.render.render_video`),
 with ``npy`` the vertices (T, V, 3) float32 beside it (``OUT.npy``), with ``meshes`` one OBJ or PLY per
-frame in ``OUT_obj/`` or ``OUT_ply/`` (:func:`w2s.viz.mesh_io.export_mesh`, vertex order kept).
+frame in ``OUT_obj/`` or ``OUT_ply/`` (:func:`w2s.viz.mesh_io.export_mesh`, vertex order kept). Nothing
+of the user's is replaced: an ``OUT_obj`` that is a file, a link, or a folder holding anything but an
+earlier animate's frames is refused before any work. A full disk is one error naming the file.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import time
 import warnings
 from contextlib import ExitStack
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
 
 from w2s import decoders
 from w2s.corpus.face import n_frames_for
-from w2s.data.audio import SAMPLE_RATE, AudioError, audio_info, load_audio
+from w2s.data.audio import SAMPLE_RATE, read_samples, to_mono
 from w2s.data.files import load_faces, load_templates
 from w2s.data.spec import read_json, spec_from_folder
 from w2s.decoders.inputs import Clip
 from w2s.decoders.training import RUN_FILE, dataset_of, recipe_of
 from w2s.encoders import align_to_fps
 from w2s.evaluation.decoders import generate_clips, load_trained
-from w2s.utils.io import OutputError, atomic_path, building_dir
+from w2s.utils.io import OutputError, atomic_path, building_dir, check_writable
 from w2s.utils.paths import data_dir
 from w2s.utils.runtime import progress
 from w2s.viz.mesh_io import export_mesh
@@ -49,8 +54,13 @@ from w2s.viz.render import render_video
 
 SEMANTICS = ("none", "wav2sem", "oracle_text")
 MESH_FORMATS = ("obj", "ply")
+_MESH_FILE = re.compile(r"frame_[0-9]+\.(obj|ply)")  # what animate writes into OUT_obj/ or OUT_ply/
 CHUNK_S = 8.0  # seconds per generation window (0: one pass)
 OVERLAP_S = 1.0  # seconds two windows share, blended linearly
+# --size's cap: the numpy rasteriser needs about 330 bytes and 1.2 us per pixel of each frame, so 2048x2048
+# already takes 1.3 GB and 5 s a frame (1080p fits). A larger size is a typo, refused before any model
+# loads rather than met as a many-GB allocation after generation.
+MAX_SIDE = 2048
 
 
 class AnimateError(ValueError):
@@ -113,15 +123,10 @@ def resolve_model(host: str, semantic: str | None, model=None) -> Path:
 
 def _read_audio(path) -> tuple[np.ndarray, np.ndarray, int, list[str]]:
     """(16 kHz mono for the model, the file's own samples (N, C) for the mp4, its rate, notes)."""
-    import soundfile as sf
-
-    n, sr, channels = audio_info(path)  # AudioError: missing, not audio
-    if n == 0:
-        raise AudioError(f"audio file {path} is empty (0 samples)")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        audio = load_audio(path)
-    original, _ = sf.read(str(path), dtype="float32", always_2d=True)
+        original, sr = read_samples(path)  # AudioError: missing, not audio, empty, NaN
+        audio = to_mono(original, sr, SAMPLE_RATE, str(path))
     return audio, original, sr, [str(w.message) for w in caught]
 
 
@@ -137,23 +142,38 @@ def output_paths(out, npy: bool = False, meshes: str | None = None) -> dict[str,
         paths["npy"] = out.with_suffix(".npy")
     if meshes:
         paths["meshes"] = out.with_name(f"{out.stem}_{meshes}")
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError(f"cannot write {out}: folder {parent} does not exist")
     for key, p in paths.items():
-        if key != "meshes" and p.is_dir():
-            raise OutputError(f"cannot write {p}: it is a folder")
+        check_writable(p, folder=key == "meshes")
+    if meshes:
+        _check_mesh_folder(paths["meshes"])
     return paths
 
 
+def _check_mesh_folder(folder: Path) -> None:
+    """OUT_obj/ is replaced only when it is a folder of frames an earlier animate wrote (or absent): never a
+    link (check_writable refused a file), nor a folder holding anything else, which would be the user's."""
+    if folder.is_symlink():
+        raise OutputError(f"cannot write {folder}: it is a link, not a folder w2s wrote; move it or choose "
+                          "another --out")  # fmt: skip
+    if not folder.is_dir():
+        return
+    foreign = sorted(p.name for p in folder.iterdir() if not (_MESH_FILE.fullmatch(p.name) and p.is_file()))
+    if foreign:
+        raise OutputError(f"cannot write {folder}: it holds files w2s did not write ({', '.join(foreign[:3])}"
+                          f"{', ...' if len(foreign) > 3 else ''}); move them or choose another --out")  # fmt: skip
+
+
 def parse_size(text: str) -> tuple[int, int]:
-    """``"384x384"`` -> (384, 384): the video's width and height, even numbers >= 16 (H.264 yuv420p)."""
-    w, sep, h = str(text).lower().partition("x")
-    if not (sep and w.strip().isdigit() and h.strip().isdigit()):
+    """``"384x384"`` -> (384, 384): the video's width and height, even numbers from 16 (H.264 yuv420p)
+    to :data:`MAX_SIDE`."""
+    m = re.fullmatch(r"\s*([0-9]+)\s*x\s*([0-9]+)\s*", str(text).lower())  # ASCII digits: not "²"
+    if not m:
         raise AnimateError(f"--size must look like WIDTHxHEIGHT (e.g. 384x384), got {text!r}")
-    size = (int(w), int(h))
+    size = (int(m[1]), int(m[2]))
     if min(size) < 16 or size[0] % 2 or size[1] % 2:
         raise AnimateError(f"--size: width and height must be even numbers >= 16, got {text!r}")
+    if max(size) > MAX_SIDE:
+        raise AnimateError(f"--size: width and height must be at most {MAX_SIDE} pixels, got {text!r}")
     return size
 
 
@@ -232,7 +252,7 @@ def animate(wav, host: str, out, semantic: str | None = None, model=None, subjec
     n_frames = n_frames_for(len(audio) / SAMPLE_RATE, fps)
     per_frame = SAMPLE_RATE / fps
     padded = np.concatenate([audio, np.zeros(max(0, round(n_frames * per_frame) - len(audio)), np.float32)])
-    win = windows(n_frames, round(chunk_s * fps), round(overlap_s * fps))
+    win = windows(n_frames, _frames(chunk_s, fps, n_frames), _frames(overlap_s, fps, n_frames))
     weights = blend_weights(win, n_frames)
     stochastic = bool(getattr(net, "stochastic", False))
     kwargs = {"seed": 0} if stochastic else {}
@@ -254,8 +274,7 @@ def animate(wav, host: str, out, semantic: str | None = None, model=None, subjec
         render_video(video, verts, faces, fps, audio=original, sr=sr, size=size, desc="render")
         t_render = time.perf_counter() - t2
         if npy_tmp is not None:
-            with open(npy_tmp, "wb") as f:
-                np.save(f, verts, allow_pickle=False)
+            _save_npy(npy_tmp, verts)
         if mesh_tmp is not None:
             digits = len(str(n_frames - 1))
             for t in progress(range(n_frames), desc=f"{meshes} files", unit="frame"):
@@ -266,6 +285,18 @@ def animate(wav, host: str, out, semantic: str | None = None, model=None, subjec
             "input_channels": int(original.shape[1]), "windows": len(win), "notes": notes,
             "seconds": {"generate": round(t_generate, 2), "render": round(t_render, 2),
                         "total": round(time.perf_counter() - t0, 2)}}  # fmt: skip
+
+
+def _save_npy(path, array: np.ndarray) -> None:
+    """np.save through Python's own writes, so a full disk is OSError(ENOSPC), named by atomic_path (numpy's
+    fast path, ndarray.tofile, says only "N requested and M written")."""
+    with open(path, "wb") as f:
+        np.save(SimpleNamespace(write=f.write), array, allow_pickle=False)
+
+
+def _frames(seconds: float, fps: float, n_frames: int) -> int:
+    """`seconds` as frames, at most `n_frames` + 1 (a --chunk of 1e308 s is one window, not an overflow)."""
+    return round(min(seconds * fps, n_frames + 1))
 
 
 def _check_run(folder: Path, host: str, semantic: str | None, text: str | None) -> None:
@@ -285,6 +316,9 @@ def _check_run(folder: Path, host: str, semantic: str | None, text: str | None) 
                            "not the audio); animate a none, wav2sem or oracle_text decoder")  # fmt: skip
     if recipe.get("semantic") == "oracle_text" and not (text and text.strip()):
         raise AnimateError(f"--model {folder} reads the transcript's text vector (oracle_text): pass --text")
+    if recipe.get("semantic") == "oracle_text" and not any(c.isalnum() for c in text):
+        raise AnimateError(f"--text {text!r} has no letters or digits: it is no transcript for the oracle_text "
+                           f"decoder of --model {folder}")  # fmt: skip
 
 
 def _subject(subject: str | None, train: list[str], templates: dict) -> tuple[str, int]:
@@ -294,7 +328,7 @@ def _subject(subject: str | None, train: list[str], templates: dict) -> tuple[st
             raise AnimateError("the decoder's dataset has no training subjects; pass --subject")
         return train[0], 0
     s = str(subject)
-    if s.isdigit() and int(s) < len(train):
+    if s.isascii() and s.isdigit() and int(s) < len(train):  # ASCII: "²".isdigit() too, but int() refuses it
         return train[int(s)], int(s)
     if s in train:
         return s, train.index(s)

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from w2s import decoders
-from w2s.animate import CHUNK_S, OVERLAP_S, animate, parse_size
+from w2s.animate import CHUNK_S, MAX_SIDE, OVERLAP_S, animate, parse_size
 from w2s.corpus.build import PRESETS, BuildError, build
 from w2s.corpus.check import check_preset
 from w2s.corpus.pairs import GROUPS, mine_pairs
@@ -43,7 +43,8 @@ from w2s.semantic.train import (
     training_pairs,
 )
 from w2s.train import check_checkpoint
-from w2s.utils.io import OutputError, atomic_path, check_writable, output_lock, write_json
+from w2s.utils.io import OutputError, atomic_path, check_writable, json_text, output_lock, write_json
+from w2s.utils.owned import check_owned, claim_file, remove_owned
 from w2s.utils.runtime import check_compute_env
 
 
@@ -85,6 +86,16 @@ def _positive(text: str) -> float:
 
 
 COUNT, NONNEGATIVE = _at_least(1), _at_least(0)  # steps, batch sizes, samples | seeds, limits
+
+
+def _condition(text: str) -> str | int:
+    """An argparse type for ``decoder eval --condition``: "all", or a training identity's index (>= 0)."""
+    if text == "all":
+        return text
+    try:
+        return NONNEGATIVE(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"must be 'all' or a training identity's index (0, 1, ...), got {text!r}") from None
 
 
 # --- w2s speak --------------------------------------------------------------------------------
@@ -219,7 +230,7 @@ def _coupling(args) -> int:
         raise UsageError(f"output {args.out} must end in .json")
     with atomic_path(args.out) as tmp:  # checks the folder before the (long) analysis runs
         report = analyse(args.encoder, args.corpus, layer=args.layer, probe=not args.no_probe)
-        Path(tmp).write_text(json.dumps(report, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+        Path(tmp).write_text(json_text(report, indent=1), encoding="utf-8")
     for r in summary_rows({args.encoder: report}):
         print(f"{r['group']:>12}: {r['pairs']:3d} pairs  ABX error {r['abx_error']:.3f}  "
               f"normalised distance {r['normalised_distance']:.3f}")
@@ -273,31 +284,19 @@ def _wav2sem_args(p: argparse.ArgumentParser) -> None:
                    "and records), e.g. one of another recipe")  # fmt: skip
 
 
-# what a training run writes into its --out: removed by --force (and nothing else there)
-RUN_FILES = {"wav2sem": ("train", "model", "wav2sem_run.json", "eval.json", "history.json"),
-             "decoder": ("train", "model", "decoder_run.json")}  # fmt: skip
-
-
-def _remove_run(out: Path, kind: str) -> None:
-    """--force: the previous run's files in `out` (only those a run writes), so training starts over."""
-    for p in [out / name for name in RUN_FILES[kind]] + sorted(out.glob("eval-*.json")):
-        if p.is_dir() and not p.is_symlink():
-            shutil.rmtree(p)
-        elif p.exists() or p.is_symlink():
-            p.unlink()
-
-
 @contextmanager
 def _training_run(out: Path, force: bool, kind: str, cfg=None):
     """A training command's --out, claimed before any work: writable, not in use by another run (its
-    lock, held to the end: a second run into it is refused), with --force the previous run removed, else
-    its checkpoint checked (readable without running code; of the same TrainConfig `cfg`, when given);
-    and removed again if this run created it and failed before writing anything resumable into it."""
+    lock, held to the end: a second run into it is refused), holding nothing of the user's under the
+    names a run writes (w2s.utils.owned), with --force the previous run removed (only what w2s wrote),
+    else its checkpoint checked (readable without running code; of the same TrainConfig `cfg`, when
+    given); and removed again if this run created it and failed before writing anything resumable."""
     check_writable(out, folder=True)
     created = not out.exists()
     with output_lock(out, wait=False, what="trained"):
-        if force and out.is_dir():
-            _remove_run(out, kind)
+        check_owned(out, kind)
+        if force:
+            remove_owned(out, kind)
         check_checkpoint(out / "train" / "checkpoint.pt", cfg)
         try:
             yield
@@ -387,8 +386,8 @@ def _decoder_args(p: argparse.ArgumentParser) -> None:
     e.add_argument("--model", type=Path, required=True, help="the --out folder of `w2s decoder train`")
     e.add_argument("--corpus", type=Path, default=None, help="dataset folder (default: the one it was trained on)")
     e.add_argument("--split", default="test")
-    e.add_argument("--condition", default="all", help="'all': average over every training identity (unseen "
-                   "speakers); or one training identity's index")
+    e.add_argument("--condition", type=_condition, default="all", help="'all': average over every training "
+                   "identity (unseen speakers); or one training identity's index")
     e.add_argument("--samples", type=COUNT, default=None, help="samples per clip for a host that samples "
                    "(FaceDiffuser, LG-LDM; default 5): metrics are their mean, with their std and diversity")
     e.add_argument("--generate", action="append", default=[], metavar="NAME=VALUE",
@@ -423,6 +422,7 @@ def _decoder_eval(args) -> int:
     result = evaluate_decoder(args.model, args.corpus, args.split, args.condition, num_samples=args.samples, **options)
     out = args.out or Path(args.model) / f"eval-{args.split}.json"
     write_json(out, result)
+    claim_file(out)  # in a run folder: w2s's (a later --force may remove it)
     m, b = result["metrics"], result["baseline"]
     print(f"{result['host']} semantic={result['semantic']} seed {result['seed']} on {args.split}: LVE {m['lve']:.3e} "
           f"({m['lve_mm']:.2f} mm)  MVE {m['mve'] * 1000:.2f} mm  FDD {m['fdd']:.2e}  homophone-LVE "
@@ -458,7 +458,8 @@ def _animate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--text", default=None, help="the transcript, for an oracle_text decoder")
     p.add_argument("--chunk", type=float, default=CHUNK_S, help="seconds per generation window (0: one pass)")
     p.add_argument("--overlap", type=float, default=OVERLAP_S, help="seconds two windows share, blended")
-    p.add_argument("--size", default="384x384", help="the video's WIDTHxHEIGHT in pixels (even numbers)")
+    p.add_argument("--size", default="384x384", help="the video's WIDTHxHEIGHT in pixels (even numbers, "
+                   f"16 to {MAX_SIDE})")
 
 
 def _animate(args) -> int:

@@ -12,7 +12,9 @@ What papermill does not do and we add:
 - parameters are checked before anything runs: an unknown name is an error (papermill only warns),
   and each value must fit the type of its literal in the notebook's `parameters` cell: a string
   from the command line is converted (`SMOKE=false` is False, `SEED=abc` is an error naming SEED and
-  int), ints are accepted for floats, strings stay strings;
+  int), ints are accepted for floats, strings stay strings; a parameter that the notebook's own
+  `if SMOKE:` (or `if SMOKE or QUICK:`) block would overwrite in that mode is an error, since it would
+  be ignored while the run's summary recorded it (`--smoke -p CORPUS_PRESET=default`);
 - `quick=True` (``w2s notebooks --quick``) gives `QUICK = True` to the notebooks that declare a QUICK
   parameter (the whole path with fewer seeds and steps, ≤ 10 min) and leaves the others as they are;
 - a notebook that fails stops the run with the failing cell named; one that writes no metrics.json
@@ -211,6 +213,65 @@ def notebook_parameters(notebook: Path, parameters: dict, quick: bool = False) -
     if quick and QUICK in declared_parameters(notebook):
         checked[QUICK] = True
     return checked
+
+
+# --- parameters a notebook sets itself (`if SMOKE:` blocks) -------------------------------------
+
+_SWITCHES = ("SMOKE", QUICK)  # the mode parameters (--smoke, --quick): `if SMOKE:` blocks reset others
+
+
+def _switched(test: ast.expr, modes: dict) -> bool | None:
+    """The value of an `if` test made only of SMOKE/QUICK, not, and, or; None for any other test."""
+    if isinstance(test, ast.Name):
+        return bool(modes[test.id]) if test.id in modes else None
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        value = _switched(test.operand, modes)
+        return None if value is None else not value
+    if isinstance(test, ast.BoolOp):
+        values = [_switched(v, modes) for v in test.values]
+        if None in values:
+            return None
+        return all(values) if isinstance(test.op, ast.And) else any(values)
+    return None
+
+
+def mode_overrides(notebook: Path, modes: dict) -> dict[str, str]:
+    """{name: "if SMOKE:"}: what the notebook assigns in the top-level `if` blocks on its mode parameters
+    that run with `modes` ({"SMOKE": True, ...}), in code cells after its parameters cell."""
+    import nbformat
+
+    found: dict[str, str] = {}
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        if cell.cell_type != "code" or "parameters" in cell.get("metadata", {}).get("tags", []):
+            continue  # (the parameters cell runs before papermill's injected values: they win over it)
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:  # IPython magics: not a mode block
+            continue
+        for node in tree.body:
+            runs = _switched(node.test, modes) if isinstance(node, ast.If) else None
+            if runs is not None:
+                names = _assigned(node.body if runs else node.orelse) - set(found)
+                found.update((name, f"if {ast.unparse(node.test)}:") for name in names)
+    return found
+
+
+def _assigned(body: list[ast.stmt]) -> set[str]:
+    return {n.id for stmt in body for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+
+
+def check_not_overridden(notebook: Path, checked: dict, given) -> None:
+    """ParameterError if a parameter in `given` (names the user set) would be reset by the notebook's
+    own mode block (`-p CORPUS_PRESET=default --smoke`: the smoke block sets it to "smoke")."""
+    declared = declared_parameters(notebook)
+    modes = {k: checked.get(k, ast.literal_eval(declared[k]["default"])) for k in _SWITCHES if k in declared}
+    for name, block in mode_overrides(notebook, modes).items():
+        if name in given and name not in modes:
+            state = ", ".join(f"{k}={v}" for k, v in modes.items())
+            raise ParameterError(
+                f"parameter {name}={checked[name]!r} would be ignored: {notebook.name} sets {name} itself "
+                f"under `{block}` ({state}); leave -p {name} out, or run in a mode that keeps it"
+            )
 
 
 # --- progress ----------------------------------------------------------------------------------
@@ -503,6 +564,8 @@ def run_all(
     notebooks = select(discover(notebooks_dir), only)
     given = {"SMOKE": bool(smoke), **(parameters or {})}
     planned = {nb: notebook_parameters(nb, given, quick) for nb in notebooks}
+    for nb, checked in planned.items():
+        check_not_overridden(nb, checked, set(parameters or {}))
     typed = {k: v for p in planned.values() for k, v in p.items() if k != QUICK}  # as the notebooks read them
     _check_html_exporter()
     run = new_run_dir(runs_root)

@@ -35,7 +35,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from w2s.utils.data_order import EpochBatches
-from w2s.utils.io import atomic_path, output_lock
+from w2s.utils.io import atomic_path, output_lock, write_json
 from w2s.utils.runtime import compute_record, configure_threads, progress, set_seed
 from w2s.utils.runtime import device as pick_device
 
@@ -219,6 +219,18 @@ def check_checkpoint(path, cfg: TrainConfig | None = None) -> None:
                               f"two runs. Use another output folder, or {_START_OVER}")  # fmt: skip
 
 
+def _save_state(state: dict, path) -> None:
+    """``torch.save`` into `path` through a Python file, so that a failed write (a full disk) raises the
+    OSError it is (ENOSPC), not the "[enforce fail ...] unexpected pos" RuntimeError torch wraps it in."""
+    with open(path, "wb") as f:
+        try:
+            torch.save(state, f)
+        except RuntimeError as e:
+            if isinstance(e.__context__, OSError):
+                raise e.__context__ from None
+            raise
+
+
 def _all_mean(values: list[float], world: int) -> list[float]:
     """The mean over ranks of each value (every rank must call it)."""
     if world == 1:
@@ -270,8 +282,8 @@ class Trainer:
                  "rng": _rng_state(), "config": asdict(self.cfg),
                  "recipe": json.dumps(self.recipe, sort_keys=True)}  # fmt: skip
         self.ckpt.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(self.ckpt) as tmp:
-            torch.save(state, tmp)
+        with atomic_path(self.ckpt) as tmp:  # a full disk: OSError naming the checkpoint; the previous one kept
+            _save_state(state, tmp)
 
     def restore(self) -> bool:
         if self.ckpt is None or not self.ckpt.is_file():
@@ -420,8 +432,7 @@ class Trainer:
         hist.seconds = time.perf_counter() - t0
         self.save()
         if self.out_dir and self.rank == 0:
-            with atomic_path(self.out_dir / "history.json") as tmp:
-                Path(tmp).write_text(json.dumps(hist.to_json(), indent=1) + "\n")
+            write_json(self.out_dir / "history.json", hist.to_json(), indent=1)
         if self.world > 1:
             torch.distributed.barrier()  # every rank returns once rank 0's files are written
         self.model.eval()

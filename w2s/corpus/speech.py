@@ -231,6 +231,10 @@ def validate(text: str, voice: str, rate: int, pitch: int) -> str:
     if not any(ch.isalnum() for ch in text):
         # espeak-ng would read some punctuation aloud ("!!!" -> "exclamation"); that is not speech we want
         raise SpeechError(f"nothing speakable in text {text!r}: it has no letters or digits")
+    control = next(((i, c) for i, c in enumerate(text) if unicodedata.category(c) == "Cc" and not c.isspace()), None)
+    if control:  # a bell, or a pasted terminal colour code: espeak-ng would speak "\x1b[31m" as "31 m"
+        raise SpeechError(f"text {text!r} contains the control character {control[1]!r} at position {control[0]}: "
+                          "remove it (a terminal escape sequence pasted in?)")  # fmt: skip
     if voice not in VOICES:
         raise SpeechError(f"unknown voice {voice!r}; choose one of: {', '.join(VOICES)}")
     if not isinstance(rate, (int, np.integer)) or not RATE_RANGE[0] <= rate <= RATE_RANGE[1]:

@@ -14,6 +14,7 @@ layout is described in `w2s.corpus.build`.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -37,6 +38,11 @@ from w2s.data.files import (
     parse_stem,
 )
 from w2s.data.spec import DatasetError, DatasetSpec, read_json, spec_from_folder
+from w2s.utils.hashing import key_of, tree_sha256
+from w2s.utils.io import write_json
+from w2s.utils.paths import cache_dir
+
+log = logging.getLogger(__name__)
 
 REQUIRED = ("corpus.json", "splits.json", "transcripts.json", "alignments.json", "pairs.json")
 SPLIT_ORDER = ("train", "val", "test")  # VOCASET's; other split names follow, sorted
@@ -123,9 +129,10 @@ class Corpus:
     def seed(self) -> int:
         return int(self._field("seed"))
 
-    @property
+    @cached_property
     def content_sha256(self) -> str:
-        return str(self._field("content_sha256"))
+        """The corpus's identity (cache keys, run records): its files' hash, checked (:func:`content_sha256`)."""
+        return content_sha256(self.root)
 
     @property
     def speakers(self) -> list[dict]:
@@ -264,3 +271,33 @@ class Corpus:
                 c = viseme_of(p["symbol"])
                 visemes[c] = visemes.get(c, 0) + 1
         return CorpusStats(rows, {g: len(self.pairs(g)) for g in GROUPS}, occurrences, visemes)
+
+
+def content_sha256(root) -> str:
+    """The hash `w2s corpus build` records as corpus.json's ``content_sha256`` (every file's path and bytes
+    but corpus.json's), of the files as they are: the recorded value is checked, not trusted. A corpus
+    changed since it was built (a file edited, added or cut) gets the hash of what it now holds, so
+    nothing cached for the old files is reused, and a note (``-v``) says corpus.json's value is stale.
+
+    The files are read once per state: the result is kept under ``cache_dir("corpus-hashes")``, keyed
+    by every file's path, size, inode and times, so a later call only lists and stats the files."""
+    root = Path(root)
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.name != "corpus.json")
+    memo = cache_dir("corpus-hashes") / f"{key_of([_file_state(p, root) for p in files], n=32)}.json"
+    try:
+        actual = read_json(memo, "corpus hash memo", required_keys={"content_sha256": str})["content_sha256"]
+    except DatasetError:
+        actual = tree_sha256(root, skip="corpus.json")
+        write_json(memo, {"root": str(root.resolve()), "content_sha256": actual})
+    meta = root / "corpus.json"
+    recorded = read_json(meta, "corpus metadata", kind=dict).get("content_sha256") if meta.is_file() else None
+    if recorded != actual:
+        log.info("%s: content_sha256 %s does not match the files (changed since the corpus was built); their own "
+                 "hash %s is the corpus's identity", root / "corpus.json", recorded, actual)  # fmt: skip
+    return actual
+
+
+def _file_state(path: Path, root: Path) -> tuple:
+    """What changes when a file's bytes may have: its path, size, inode, modification and change times."""
+    st = path.stat()
+    return path.relative_to(root).as_posix(), st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns

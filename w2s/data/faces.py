@@ -17,10 +17,10 @@ by the trailing digits of that field (``FaceTalk_170728_03272_TA_sentence01`` ->
 
 Checks. Cheap checks run when the dataset is built, for every sequence of the chosen split: the folders
 and files exist, every ``.npy`` has its ``.wav`` and the reverse, the subject has a template, vertex
-counts agree (file, template, spec), the audio is not empty, and audio and motion durations agree
-(see :class:`FaceDataset`). Reading the vertex *values* (NaN/inf) happens when an item is loaded;
-:meth:`FaceDataset.validate` loads every item once. Every failure raises :class:`DatasetError` naming
-the file and the problem.
+counts agree (file, template, spec), the audio is not empty, audio and motion durations agree, and
+alignment times lie within the audio (see :class:`FaceDataset`). Reading the vertex *values* (NaN/inf)
+happens when an item is loaded; :meth:`FaceDataset.validate` loads every item once. Every failure raises
+:class:`DatasetError` naming the file and the problem.
 
 Pickles can run code when loaded: only read ``templates.pkl`` files from sources you trust.
 """
@@ -47,7 +47,7 @@ from w2s.data.files import (
     load_transcripts,
     parse_stem,
 )
-from w2s.data.spec import DatasetError, DatasetSpec, spec_from_folder
+from w2s.data.spec import DatasetError, DatasetSpec, dataset_folder, spec_from_folder
 
 # ---------------------------------------------------------------------------------------------
 # dataset
@@ -61,6 +61,7 @@ class _Entry:
     wav: Path
     npy: Path
     n_frames: int  # served frames, after the stride
+    audio_seconds: float
 
 
 class FaceDataset(Dataset):
@@ -75,7 +76,8 @@ class FaceDataset(Dataset):
         length_tolerance_s, length_tolerance_frac: audio duration and motion duration
             (frames / native fps) may differ by up to ``max(length_tolerance_s,
             length_tolerance_frac * longer duration)``; e.g. 0.1 s, or 5 % of a 4 s clip = 0.2 s.
-            A larger gap raises :class:`DatasetError`. ``length_tolerance_s=None`` disables the check.
+            A larger gap raises :class:`DatasetError`, as do alignment times outside a clip's audio by
+            more than that tolerance. ``length_tolerance_s=None`` disables both checks.
         unpaired: ``"error"`` (default) raises for a ``.npy`` without its ``.wav`` or the reverse;
             ``"skip"`` leaves such sequences out with a warning.
 
@@ -98,9 +100,7 @@ class FaceDataset(Dataset):
         length_tolerance_frac: float = 0.05,
         unpaired: str = "error",
     ):
-        self.root = Path(root)
-        if not self.root.is_dir():
-            raise DatasetError(f"dataset folder {self.root} does not exist")
+        self.root = dataset_folder(root)
         if unpaired not in ("error", "skip"):
             raise ValueError(f"unpaired must be 'error' or 'skip', got {unpaired!r}")
         self.spec = spec if spec is not None else spec_from_folder(self.root)
@@ -135,6 +135,7 @@ class FaceDataset(Dataset):
 
         self.transcripts = load_transcripts(self.root)
         self.alignments = load_alignments(self.root)
+        self._check_alignments()
         self.lips = self._region("lips")
         self.upper_face = self._region("upper_face")
         self.faces = self._faces()
@@ -230,8 +231,8 @@ class FaceDataset(Dataset):
             raise DatasetError(str(e)) from e
         if n_samples == 0:
             raise DatasetError(f"audio file {wav} is empty (0 samples)")
+        t_audio = n_samples / sr
         if self.length_tolerance_s is not None:
-            t_audio = n_samples / sr
             t_motion = shape[0] / self.spec.native_fps
             tol = max(self.length_tolerance_s, self.length_tolerance_frac * max(t_audio, t_motion))
             if abs(t_audio - t_motion) > tol:
@@ -241,7 +242,30 @@ class FaceDataset(Dataset):
                     f"tolerance apart ({wav} / {npy})"
                 )
         n_frames = math.ceil(shape[0] / self.spec.frame_stride)
-        return _Entry(stem, subj, sent, wav, npy, n_frames)
+        return _Entry(stem, subj, sent, wav, npy, n_frames, t_audio)
+
+    def _check_alignments(self) -> None:
+        """Every word and phoneme time of this split's alignments lies within its clip's audio (up to the
+        length tolerance), before any work: times past a wav's end would silently leave the homophone
+        metrics without words. A DatasetError names the file, the first such clip and how many there are."""
+        if self.length_tolerance_s is None:
+            return
+        bad = []
+        for e in self.entries:
+            tol = max(self.length_tolerance_s, self.length_tolerance_frac * e.audio_seconds)
+            items = [x for key in ("words", "phonemes") for x in self.alignments.get(e.stem, {}).get(key, [])]
+            outside = [x for x in items if not -tol <= x["start"] <= x["end"] <= e.audio_seconds + tol]
+            if outside:
+                bad.append((e, outside[0]))
+        if bad:
+            e, x = bad[0]
+            label = x.get("word", x.get("symbol"))
+            raise DatasetError(
+                f"alignments file {self.root / 'alignments.json'}: {len(bad)} of the {len(self)} clips of split "
+                f"{self.split!r} have times outside their audio, e.g. {e.stem}: {label!r} at {x['start']:g}-"
+                f"{x['end']:g} s, but {e.wav.name} lasts {e.audio_seconds:.3f} s "
+                f"(clips: {', '.join(b[0].stem for b in bad[:5])}{', ...' if len(bad) > 5 else ''})"
+            )
 
     def _region(self, key: str) -> np.ndarray | None:
         for name in REGION_FILES[key]:

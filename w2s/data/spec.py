@@ -110,6 +110,15 @@ def read_json(path: Path, what: str, **checks):
         raise DatasetError(str(e)) from None
 
 
+def dataset_folder(root, option: str | None = None) -> Path:
+    """`root`, an existing folder; else DatasetError saying what it is instead (naming `option` if given)."""
+    root = Path(root)
+    if not root.is_dir():
+        what = "is a file, not a folder" if root.exists() else "does not exist"
+        raise DatasetError(f"{option + ': ' if option else ''}dataset folder {root} {what}")
+    return root
+
+
 def spec_from_folder(root) -> DatasetSpec:
     """The spec of a corpus built by w2s, from ``ROOT/splits.json`` and ``ROOT/corpus.json``.
 
@@ -118,9 +127,7 @@ def spec_from_folder(root) -> DatasetSpec:
     splits (use ``split="all"``). ``corpus.json`` (optional) may give ``name``, ``fps`` (default 30),
     ``frame_stride`` (default 1) and ``n_vertices``.
     """
-    root = Path(root)
-    if not root.is_dir():
-        raise DatasetError(f"dataset folder {root} does not exist")
+    root = dataset_folder(root)
     meta = {}
     if (root / "corpus.json").is_file():
         meta = read_json(root / "corpus.json", "corpus metadata")

@@ -69,6 +69,7 @@ class DecoderConfig(Config):
 
     error_class: ClassVar[type[Exception]] = DecoderError
     presets: ClassVar[tuple[str, ...]] = ("paper", "tiny")
+    required: ClassVar[tuple[str, ...]] = ("n_vertices", "audio_dim", "n_subjects", "semantic_source", "semantic_dim")
 
     def __post_init__(self):
         if self.semantic_source not in SOURCES:

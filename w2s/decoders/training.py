@@ -18,13 +18,17 @@ from pathlib import Path
 
 import torch
 
-from w2s.data.spec import BIWI, VOCASET, DatasetSpec
+from w2s.data.corpus import content_sha256
+from w2s.data.faces import FaceDataset
+from w2s.data.spec import BIWI, VOCASET, DatasetError, DatasetSpec, dataset_folder
 from w2s.decoders.base import Decoder, DecoderError, get, load, names, train_step
 from w2s.decoders.inputs import DEFAULT_TEXT_MODEL, SemanticSource, collate, load_clips
 from w2s.encoders import load_encoder
 from w2s.fusion import SOURCES
+from w2s.nn.checkpoint import check_fields
 from w2s.train import History, TrainConfig, fit
 from w2s.utils.io import read_json, write_json
+from w2s.utils.owned import check_owned, claim
 from w2s.utils.paths import cache_dir
 from w2s.utils.runtime import set_seed
 
@@ -52,6 +56,7 @@ class DecoderRecipe:
     def __post_init__(self):
         cls = get(self.host)  # DecoderError naming the registered hosts
         object.__setattr__(self, "joint", tuple(str(j) for j in self.joint))
+        cls.config_class.check(self.overrides, "--set")  # as config.json is checked: a model that trains loads
         if self.joint and not getattr(cls, "multi_dataset", False):
             multi = [n for n in names() if getattr(get(n), "multi_dataset", False)]
             raise DecoderError(f"--joint: {self.host} trains on one dataset; hosts with one head per dataset: {multi}")
@@ -83,13 +88,48 @@ class DecoderRecipe:
     def to_json(self) -> dict:
         return {**asdict(self), "joint": list(self.joint)}
 
+    @classmethod
+    def from_json(cls, d, where: str) -> DecoderRecipe:
+        """A recipe as ``to_json`` wrote it (decoder_run.json), checked field by field as a config is."""
+        if not isinstance(d, dict):
+            raise DecoderError(f"{where}: expected an object, got {type(d).__name__}")
+        check_fields(cls, d, where, "decoder recipe", DecoderError)
+        if "host" not in d:
+            raise DecoderError(f"{where}: decoder recipe has no 'host'")
+        try:
+            return cls(**d)
+        except DecoderError as e:
+            raise DecoderError(f"{where}: {e}") from None
+
 
 def joint_dataset(entry: str) -> tuple[Path, DatasetSpec | None]:
-    """``"FOLDER"`` or ``"FOLDER:vocaset|biwi|auto"`` -> (folder, its dataset spec)."""
-    folder, _, layout = str(entry).rpartition(":") if str(entry).rsplit(":", 1)[-1] in DATASETS else (entry, "", "auto")
-    if layout not in DATASETS:
-        raise DecoderError(f"--joint {entry!r}: the layout after ':' must be one of {sorted(DATASETS)}")
-    return Path(folder), DATASETS[layout]
+    """``"FOLDER"`` or ``"FOLDER:vocaset|biwi|auto"`` -> (folder, its dataset spec). A suffix that is not
+    a layout is part of the folder's name, unless no such folder exists: then it is an error naming it."""
+    entry = str(entry)
+    folder, colon, layout = entry.rpartition(":")
+    if colon and layout in DATASETS:
+        return Path(folder), DATASETS[layout]
+    if colon and "/" not in layout and not Path(entry).exists():
+        raise DecoderError(f"--joint {entry!r}: {layout!r} is not a layout, and there is no folder {entry}; the "
+                           f"layout after ':' is one of {', '.join(sorted(DATASETS))} (lower case)")  # fmt: skip
+    return Path(entry), None
+
+
+def check_datasets(recipe: DecoderRecipe, root) -> None:
+    """Before any work: the dataset folders exist, and every --joint folder is another dataset whose
+    training split its layout finds (the clips of --corpus are encoded first: minutes, on a real one)."""
+    seen = {dataset_folder(root, "--corpus").resolve(): "--corpus"}
+    for j in recipe.joint:
+        folder, spec = joint_dataset(j)
+        folder = dataset_folder(folder, f"--joint {j!r}").resolve()
+        if folder in seen:
+            raise DecoderError(f"--joint {j!r}: {folder} is already the {seen[folder]} dataset; --joint adds "
+                               "another dataset (one output head each), not the same one twice")  # fmt: skip
+        seen[folder] = f"--joint {j!r}"
+        try:
+            FaceDataset(folder, "train", spec=spec)  # its files, subjects and splits
+        except DatasetError as e:
+            raise DatasetError(f"--joint {j!r}: {e}") from None
 
 
 def train_config(recipe: DecoderRecipe, n_train: int) -> TrainConfig:
@@ -169,6 +209,8 @@ def train_decoder(recipe: DecoderRecipe, root, out, on_log=None) -> dict:
     count (UniTalker's ``duplicate_list``), and the host recipe's ``max_steps`` is per dataset."""
     root, out, spec = Path(root), Path(out), recipe.spec
     t0 = time.perf_counter()
+    check_datasets(recipe, root)
+    check_owned(out, "decoder")  # nothing of the user's under the names a run writes, before any work
     encoder = load_encoder(recipe.encoder_name, corpus=root)
     sem, semantic_dim = semantic_source(recipe, root)
     extra = [joint_dataset(j) for j in recipe.joint]
@@ -189,7 +231,7 @@ def train_decoder(recipe: DecoderRecipe, root, out, on_log=None) -> dict:
     clips = per_dataset[0]
     model = build_model(recipe, clips[0].vertices.shape[1], encoder, subjects[0], semantic_dim, **sizes)
     plug = fit_plug(model, [c for cl in per_dataset for c in cl])
-    out.mkdir(parents=True, exist_ok=True)
+    claim(out, "decoder")  # the folder's manifest lists what the run writes, before it writes it
     record = {"recipe": recipe.to_json(), "data": data, "finished": False}
     write_json(out / RUN_FILE, record)
 
@@ -222,9 +264,8 @@ def train_decoder(recipe: DecoderRecipe, root, out, on_log=None) -> dict:
 
 
 def _content(root: Path) -> str | None:
-    """The corpus's content hash (our corpus.json), None for other datasets."""
-    meta = root / "corpus.json"
-    return read_json(meta, "corpus metadata", kind=dict).get("content_sha256") if meta.is_file() else None
+    """Our corpus's content hash, of its files as they are (corpus.json's, verified), None for other datasets."""
+    return content_sha256(root) if (root / "corpus.json").is_file() else None
 
 
 def load_run(folder) -> tuple[Decoder, dict]:
@@ -234,14 +275,18 @@ def load_run(folder) -> tuple[Decoder, dict]:
         folder = folder.parent
     if not (folder / RUN_FILE).is_file():
         raise DecoderError(f"{folder}: no {RUN_FILE}; give the --out folder of `w2s decoder train`")
-    record = read_json(folder / RUN_FILE, "decoder run record")
+    path = folder / RUN_FILE
+    record = read_json(path, "decoder run record", required_keys={"recipe": dict, "data": dict})
     if not record.get("finished"):
         raise DecoderError(f"{folder}: training did not finish; run `w2s decoder train` again with this --out to resume")
+    recipe_of(record, f"{path}: recipe")  # its fields and types, as --set and config.json are checked
+    if not isinstance(record["data"].get("root"), str):
+        raise DecoderError(f"{path}: data has no 'root' (the dataset folder it was trained on)")
     return load(folder / "model"), record
 
 
-def recipe_of(record: dict) -> DecoderRecipe:
-    return DecoderRecipe(**record["recipe"])
+def recipe_of(record: dict, where: str = "the run record's recipe") -> DecoderRecipe:
+    return DecoderRecipe.from_json(record.get("recipe"), where)
 
 
 def dataset_of(record: dict, root) -> tuple[int, DatasetSpec | None]:

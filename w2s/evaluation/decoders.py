@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import inspect
 import time
+import typing
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,7 @@ from w2s.encoders import load_encoder
 from w2s.evaluation.lip_timing import lve_dtw, mtm
 from w2s.evaluation.metrics import evaluate, homophone_lve, lve, mve
 from w2s.evaluation.minimal_pairs import clip_counterfactuals, corpus_counterfactuals, minimal_pair_accuracy
+from w2s.nn.checkpoint import _fits, _hint_name
 
 
 def pair_spans(root, alignments: list[dict | None]) -> list | None:
@@ -139,6 +141,49 @@ def load_trained(folder) -> tuple:
     return model, record, encoder, sem
 
 
+def check_topology(model, ds: FaceDataset, dataset: int, folder) -> None:
+    """The model's mesh (its head `dataset`'s vertex count) is the mesh of `ds`: checked before any encoding."""
+    want = getattr(model.config, "vertices", (model.config.n_vertices,))[dataset]
+    if ds.n_vertices != want:
+        raise DecoderError(f"{folder}: the model makes meshes of {want:,} vertices, but the {ds.split!r} split of "
+                           f"{ds.root} has {ds.n_vertices:,}; evaluate it on a dataset of its own mesh")  # fmt: skip
+
+
+def conditions_of(model, ds: FaceDataset, dataset: int, conditions) -> list:
+    """The training identities to condition on: ``"all"``: every one when `ds` has an unseen speaker, else
+    each clip its own (``[None]``); an index k: identity k only (checked against the model's identities)."""
+    n_train = getattr(model.config, "subjects", (model.config.n_subjects,))[dataset]
+    if conditions == "all":
+        return list(range(n_train)) if any(ds.subject_index(e.subject) < 0 for e in ds.entries) else [None]
+    k = int(conditions)
+    if not 0 <= k < n_train:
+        raise DecoderError(f"--condition must be 'all' or a training identity in 0..{n_train - 1}, got {k}")
+    return [k]
+
+
+GENERATE_INPUTS = ("F_p", "template", "subject", "F_s", "mask")  # generate's inputs, not options
+
+
+def generate_options(model, host: str, options: dict) -> dict:
+    """`options` (``--generate NAME=VALUE``) checked against `model`'s generate: names it has, values of the
+    types it annotates ("true" / "false" read as booleans); a DecoderError naming the option otherwise."""
+    params = inspect.signature(model.generate).parameters
+    names = [n for n, p in params.items() if n not in GENERATE_INPUTS and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+    unknown = sorted(set(options) - set(names))
+    if unknown:
+        raise DecoderError(f"{host}'s generate has no option {unknown}; its options: {names or 'none'}")
+    hints, out = typing.get_type_hints(model.generate), {}
+    for name, value in options.items():
+        hint = hints.get(name, typing.Any)
+        if isinstance(value, str) and value.lower() in ("true", "false") and _fits(True, hint):
+            value = value.lower() == "true"
+        if not _fits(value, hint):
+            raise DecoderError(f"--generate {name}: {host}'s generate option {name!r} must be {_hint_name(hint)}, "
+                               f"got {value!r}")  # fmt: skip
+        out[name] = value
+    return out
+
+
 DEFAULT_SAMPLES = 5  # samples per clip for a host that samples (diffusion), so an effect is not sample noise
 
 
@@ -157,22 +202,14 @@ def evaluate_decoder(folder, root=None, split: str = "test", conditions="all", b
     n_samples = int(num_samples or (DEFAULT_SAMPLES if stochastic else 1))
     if n_samples < 1 or (n_samples > 1 and not stochastic):
         raise DecoderError(f"--samples must be >= 1, and 1 for {recipe.host}, which does not sample; got {n_samples}")
+    ds = FaceDataset(root, split, spec=spec)  # (file headers only) the checks before the clips are encoded:
+    check_topology(model, ds, k_data, folder)
+    conds = conditions_of(model, ds, k_data, conditions)
+    generate_kwargs = generate_options(model, recipe.host, generate_kwargs)
     clips = load_clips(root, split, None if recipe.finetune_encoder else encoder, sem, spec, dataset=k_data)
-    ds = FaceDataset(root, split, spec=spec)
     spans = pair_spans(root, [c.alignment for c in clips])
     gts, tmpl = [c.vertices.numpy() for c in clips], [c.template.numpy() for c in clips]
     cfs = clip_counterfactuals(root, clips)  # minimal-pair lip accuracy's counterfactuals, rendered once
-    n_train = getattr(model.config, "subjects", (model.config.n_subjects,))[k_data]
-    if conditions == "all":
-        conds = list(range(n_train)) if any(c.subject_index < 0 for c in clips) else [None]
-    else:
-        k = int(conditions)
-        if not 0 <= k < n_train:
-            raise DecoderError(f"--condition must be 'all' or a training identity in 0..{n_train - 1}, got {k}")
-        conds = [k]
-    unknown = set(generate_kwargs) - set(inspect.signature(model.generate).parameters)
-    if unknown:
-        raise DecoderError(f"{recipe.host}'s generate has no option {sorted(unknown)}")
     t0 = time.perf_counter()
     per, spread, words, clip_rows = [], [], [], []
     for k in conds:
@@ -219,6 +256,7 @@ def predict_clips(folder, stems: list[str], root=None, split: str = "test", subj
     model, record, encoder, sem = load_trained(folder)
     root = Path(root or record["data"]["root"])
     k_data, spec = dataset_of(record, root)
+    check_topology(model, FaceDataset(root, split, spec=spec), k_data, folder)
     clips = {c.stem: c for c in load_clips(root, split, None if recipe_of(record).finetune_encoder else encoder, sem,
                                              spec, dataset=k_data)}  # fmt: skip
     missing = [s for s in stems if s not in clips]

@@ -55,7 +55,8 @@ from w2s.evaluation.stats import (
 )
 from w2s.fusion import PLUG_SCALES
 from w2s.utils.hashing import key_of
-from w2s.utils.io import read_json, write_json
+from w2s.utils.io import json_safe, read_json, write_json
+from w2s.utils.owned import MANIFEST, check_owned
 from w2s.utils.parallel import default_workers, in_processes
 from w2s.utils.paths import data_dir
 from w2s.utils.runtime import configure_threads
@@ -203,10 +204,10 @@ def run_cell(plan: GridPlan, host: str, semantic: str, seed: int, threads: int |
         out["use"] = use_test(folder, options["split"], plan.use_condition)
         out["use_seconds"] = round(time.perf_counter() - t2, 2)
     write_json(_eval_file(folder, options), out)
-    return out
+    return json_safe(out)  # as a later cache hit reads it: NaN as None
 
 
-CELL_FILES = ("model", "train", RUN_FILE)  # what a grid cell holds, besides its grid-eval-*.json files
+CELL_FILES = ("model", "train", RUN_FILE, MANIFEST)  # what a grid cell holds, besides its grid-eval-*.json files
 
 
 def _remove_stale_cell(folder: Path) -> None:
@@ -216,6 +217,7 @@ def _remove_stale_cell(folder: Path) -> None:
     if foreign:
         raise OtherRunError(f"{folder}: a grid cell trained with another recipe or data, and it holds files the grid "
                             f"did not write ({', '.join(sorted(foreign)[:3])}); move them away or delete the folder")  # fmt: skip
+    check_owned(folder, "decoder")  # and in its train/ and model/, only what w2s writes there
     shutil.rmtree(folder)
 
 
@@ -231,7 +233,7 @@ def seed_noise(plan: GridPlan, host: str) -> dict | None:
         return read_json(path, "seed-to-seed change")
     out = seed_change(folders, plan.split, plan.use_condition)
     write_json(path, out)
-    return out
+    return json_safe(out)  # as a later cache hit reads it: NaN as None
 
 
 def _warm_inputs(plan: GridPlan) -> None:
@@ -414,8 +416,9 @@ def _pct(x: float | None) -> str:
 def print_progress(result: dict, done: int, total: int) -> None:
     """``run_grid``'s ``on_result`` for a notebook: one line per finished cell."""
     m = result["metrics"]
+    mp = m.get("minimal_pair_accuracy")  # None: no pair word (null in a cached result)
     print(f"[{done}/{total}] {result['host']:<12} {result['semantic']:<11} seed {result['seed']}: "
-          f"LVE {m['lve']:.3e}, minimal-pair {m.get('minimal_pair_accuracy', float('nan')):.3f} "
+          f"LVE {m['lve']:.3e}, minimal-pair {math.nan if mp is None else mp:.3f} "
           f"(train {(result['train_seconds'] or 0) / 60:.1f} min, eval {result['eval_seconds'] / 60:.1f} min)", flush=True)
 
 
@@ -447,7 +450,7 @@ def use_rows(results: list[dict], noise: dict[str, dict | None]) -> list[dict]:
     for host in dict.fromkeys(r["host"] for r in results):
         for sem in dict.fromkeys(r["semantic"] for r in results if r["host"] == host and "use" in r):
             us = [r["use"] for r in results if r["host"] == host and r["semantic"] == sem and "use" in r]
-            mean = lambda f, us=us: float(np.mean([f(u) for u in us]))  # noqa: E731
+            mean = lambda f, us=us: float(np.mean(np.array([f(u) for u in us], dtype=float)))  # noqa: E731  (null read back: nan)
             n = (noise.get(host) or {}).get("homophone_change")
             swap = mean(lambda u: u["swap"]["homophone_change"])
             row = {"host": host, "F_s": sem, "seeds": len(us), "swap_change": swap,

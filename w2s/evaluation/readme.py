@@ -23,13 +23,16 @@ Where a table comes from:
   i.e. ``{NAME: {"title": str, "headers": [str, ...], "rows": [[cell, ...], ...],
   "note": str (optional), "floatfmt": ".3f" (optional)}}``, NAME made of ``a-z 0-9 _ -``; a cell is a
   number (floats formatted with floatfmt), a string (printed as it is, e.g. ``"0.12 ± 0.03"``) or null
-  (empty). ``<!-- w2s:grid -->`` in the README then receives that table (and its note). A name may be
-  written by one notebook only and may not shadow a built-in block.
+  (empty); NaN or inf is an error, here and in the metrics the built-in blocks read (where those expect
+  a number, text is an error too, naming the notebook and the field). ``<!-- w2s:grid -->`` in the
+  README then receives that table (and its note). A name may be written by one notebook only and may
+  not shadow a built-in block.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -55,34 +58,51 @@ def load_run(run_dir) -> dict:
         ) from e
 
 
-def _metrics(run: dict, name: str) -> dict:
+def _metrics(run: dict, name: str) -> tuple[dict, Callable[..., float]]:
+    """A notebook's metrics, and `num(*keys, empty_ok=False)`: the metric at that path, a finite number (or
+    null, an empty cell, with empty_ok); else ReadmeError naming the notebook and the field: a string, NaN
+    or inf is not put into a table."""
     if name not in run:
         raise ReadmeError(f"the run has no {name} notebook; run it first (w2s notebooks --only {name[:2]})")
-    return run[name]["metrics"]
+    m = run[name]["metrics"]
+
+    def num(*keys, empty_ok: bool = False) -> float | None:
+        value = m
+        for k in keys:
+            value = value[k]
+        if value is None and empty_ok:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            field = ".".join(map(str, keys))
+            raise ReadmeError(f"{name}'s metrics: {field} is {json.dumps(value)[:40]}, not a finite number")
+        return value
+
+    return m, num
 
 
 def coupling_table(run: dict) -> str:
-    m = _metrics(run, "01_homophone_coupling")
+    m, num = _metrics(run, "01_homophone_coupling")
     rows = [
-        [enc, m["probe_accuracy"][enc], *(m["abx_error"][enc][g] for g in GROUPS),
-         " / ".join(f"{m['normalised_distance'][enc][g]:.2f}" for g in GROUPS)]
+        [enc, num("probe_accuracy", enc, empty_ok=True), *(num("abx_error", enc, g, empty_ok=True) for g in GROUPS),
+         " / ".join(f"{num('normalised_distance', enc, g):.2f}" for g in GROUPS)]
         for enc in m["encoders"]
     ]  # fmt: skip
-    headers = ["encoder", f"probe accuracy (chance {m['probe_chance']:.3f})", "ABX near", "ABX same viseme",
+    headers = ["encoder", f"probe accuracy (chance {num('probe_chance'):.3f})", "ABX near", "ABX same viseme",
                "ABX far", "norm. dist. near / same / far"]  # fmt: skip
     return markdown_table(rows, headers)
 
 
 def wav2sem_table(run: dict) -> str:
-    m = _metrics(run, "02_train_wav2sem")
-    seeds = m.get("lite_seeds") or []
+    m, num = _metrics(run, "02_train_wav2sem")
     rows = []
-    for name, r in m["heldout"].items():
+    for name in m["heldout"]:
         spread = "1 seed"
-        if name == "lite" and seeds:
-            r1 = [s["r@1"] for s in seeds]
+        if name == "lite" and m.get("lite_seeds"):
+            r1 = [num("lite_seeds", i, "r@1") for i in range(len(m["lite_seeds"]))]
             spread = f"{sum(r1) / len(r1):.3f} ({min(r1):.3f}–{max(r1):.3f}), {len(r1)} seeds"
-        rows.append([name, f"{m['parameters'][name] / 1e6:.1f} M", f"{m['train_minutes'][name]:.1f}",
+        r = {k: num("heldout", name, k, empty_ok=k in ("r@5", "cosine_to_target"))
+             for k in ("r@1", "chance_r@1", "r@5", "median_rank", "cosine_to_target")}
+        rows.append([name, f"{num('parameters', name) / 1e6:.1f} M", f"{num('train_minutes', name):.1f}",
                      f"{r['r@1']:.3f} (chance {r['chance_r@1']:.3f})", spread, r["r@5"], f"{r['median_rank']:.1f}",
                      r["cosine_to_target"]])  # fmt: skip
     headers = ["model", "parameters", "training minutes", "held-out R@1 (seed 0)", "R@1 mean (range) over seeds", "R@5",
@@ -91,8 +111,8 @@ def wav2sem_table(run: dict) -> str:
 
 
 def plug_table(run: dict) -> str:
-    m = _metrics(run, "02_train_wav2sem")
-    rows = [[name, m["abx_near"][name], m["abx_far"][name]] for name in m["abx_near"]]
+    m, num = _metrics(run, "02_train_wav2sem")
+    rows = [[name, num("abx_near", name, empty_ok=True), num("abx_far", name, empty_ok=True)] for name in m["abx_near"]]
     return markdown_table(rows, ["frame features", "ABX near", "ABX far"])
 
 
@@ -196,7 +216,7 @@ def update_readme(readme, run_dir) -> list[str]:
         try:
             block = found.group(1) + source + table(run, name) + "\n" + found.group(2)
         except ReadmeError as e:
-            raise ReadmeError(f"{readme}: block {name!r}: {e}") from e
+            raise ReadmeError(f"{readme}: block {name!r} from {Path(run_dir) / 'summary.json'}: {e}") from e
         text = text[: found.start()] + block + text[found.end() :]
     with atomic_path(readme) as tmp:
         Path(tmp).write_text(text, encoding="utf-8")

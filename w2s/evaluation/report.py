@@ -12,30 +12,14 @@ import math
 import re
 from pathlib import Path
 
-import numpy as np
-
-from w2s.utils.io import write_json
-
-
-def _plain(x):
-    if isinstance(x, dict):
-        return {str(k): _plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_plain(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return _plain(x.tolist())
-    if isinstance(x, np.generic):
-        return _plain(x.item())
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
+from w2s.utils.io import json_safe, write_json
 
 
 def save_metrics(out_dir, metrics: dict, name: str = "metrics.json") -> Path:
     """Write metrics as JSON (numpy values converted, NaN as null) into out_dir."""
     path = Path(out_dir) / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_json(path, _plain(metrics))
+    write_json(path, metrics)
     return path
 
 
@@ -88,6 +72,8 @@ def check_results_table(spec, where: str = "results table") -> None:
         bad = [c for c in row if c is not None and not isinstance(c, (str, int, float))]
         if bad:
             raise ValueError(f"{where}: row {i} has a cell that is not a number, string or null: {bad[0]!r}")
+        if any(isinstance(c, float) and not math.isfinite(c) for c in row):
+            raise ValueError(f"{where}: row {i} has a NaN or infinite cell (null is an empty cell): {row!r}")
     for key in ("note", "floatfmt"):
         if key in spec and not isinstance(spec[key], str):
             raise ValueError(f"{where}: {key!r} must be a string")
@@ -105,7 +91,7 @@ def results_table(rows: list[list] | list[dict], headers: list[str], title: str,
     """
     headers = [str(h) for h in headers]
     rows = [[r.get(h) for h in headers] if isinstance(r, dict) else list(r) for r in rows]
-    spec = _plain({"title": title, "headers": headers, "rows": rows, "floatfmt": floatfmt})
+    spec = json_safe({"title": title, "headers": headers, "rows": rows, "floatfmt": floatfmt})
     if note:
         spec["note"] = str(note)
     check_results_table(spec)

@@ -54,36 +54,55 @@ class Config:
 
     error_class: ClassVar[type[Exception]] = CheckpointError
     presets: ClassVar[tuple[str, ...]] = ()
+    # fields a saved config must give (the data's sizes: their defaults would describe another dataset);
+    # a field added by a later version may be missing from an older config.json and takes its default
+    required: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def label(cls) -> str:
         return cls.__name__.removesuffix("Config")  # Wav2SemConfig -> "Wav2Sem"
 
     @classmethod
-    def preset(cls, name: str, **overrides) -> Config:
+    def preset(cls, name: str, where: str = "preset overrides", **overrides) -> Config:
+        """The preset `name` with `overrides` (checked as :meth:`check` checks a saved config's fields)."""
         if name not in cls.presets:
             raise cls.error_class(f"unknown {cls.label()} preset {name!r}; choose one of {list(cls.presets)}")
+        cls.check(overrides, where)
         return getattr(cls, name)(**overrides)
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
     @classmethod
+    def check(cls, values: dict, where: str, hint: str = "") -> None:
+        """The one typed check of config fields, wherever they come from (config.json, ``--set``, a run
+        record): each is a field of this config and its value fits the field's type. `error_class` naming
+        `where` (the file or the option), the field and the value."""
+        check_fields(cls, values, where, f"{cls.label()} config", cls.error_class, hint)
+
+    @classmethod
     def from_dict(cls, d: dict, where: str = "config") -> Config:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise cls.error_class(
-                f"{where}: unknown {cls.label()} config fields {unknown} (written by another w2s version?); "
-                f"known fields: {sorted(known)}"
-            )
-        hints = typing.get_type_hints(cls)
-        for k, v in d.items():
-            if not _fits(v, hints.get(k, typing.Any)):
-                raise cls.error_class(
-                    f"{where}: {cls.label()} config field {k!r} must be {_hint_name(hints[k])}, got {json.dumps(v)}"
-                )
+        """A config as saved (``to_dict``): :meth:`check`, and the `required` fields present."""
+        cls.check(d, where, hint=" (written by another w2s version?)")
+        missing = [k for k in cls.required if k not in d]
+        if missing:
+            raise cls.error_class(f"{where}: {cls.label()} config has no {', '.join(map(repr, missing))} (a saved "
+                                  "config always gives the data's sizes; was the file edited?)")  # fmt: skip
         return cls(**d)
+
+
+def check_fields(cls, values: dict, where: str, label: str, error: type[Exception], hint: str = "") -> None:
+    """Every key of `values` is a field of dataclass `cls`, and its value fits the field's annotation
+    (:func:`_fits`); else `error` naming `where`, `label` (what holds the fields) and the field."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - known, key=str)
+    if unknown:
+        raise error(f"{where}: unknown {label} fields {unknown}{hint}; known fields: {sorted(known)}")
+    hints = typing.get_type_hints(cls)
+    for k, v in values.items():
+        if not _fits(v, hints.get(k, typing.Any)):
+            raise error(f"{where}: {label} field {k!r} must be {_hint_name(hints[k])}, got "
+                        f"{json.dumps(v, default=repr)[:80]}")  # fmt: skip
 
 
 _JSON_OF = {int: "an integer", float: "a number", str: "a string", bool: "true or false", type(None): "null"}

@@ -38,6 +38,8 @@ from w2s.semantic.training_data import (  # noqa: F401  (re-exported: notebook 0
 from w2s.semantic.wav2sem import Wav2Sem, Wav2SemConfig
 from w2s.train import History, TrainConfig, fit
 from w2s.utils.hashing import key_of
+from w2s.utils.io import write_json
+from w2s.utils.owned import claim
 from w2s.utils.parallel import default_workers, in_processes
 from w2s.utils.paths import data_dir
 from w2s.utils.runtime import configure_threads, progress, set_seed
@@ -258,7 +260,7 @@ def train_wav2sem(
 
     set_seed(recipe.train.seed)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    claim(out_dir, "wav2sem")  # the folder's manifest lists what the run writes (w2s.utils.owned)
     text_model = load_text_model(recipe.text_model, recipe.text_kind)
     targets = cached_embed(text_model, list(texts))  # (N, D)
     tr, va = _split(len(texts), min(recipe.val_size, len(texts) // 5), recipe.train.seed)
@@ -331,7 +333,7 @@ def train_wav2sem(
     meta = {"recipe": _recipe_json(recipe), "text_model": text_model.identity, "n_train": len(tr), "n_val": len(va),
             "history": hist.to_json(), "val": hist.evals[-1] if hist.evals else None,
             "ctc_phonemes": list(vocab.symbols) if vocab else None}  # fmt: skip
-    (out_dir / "wav2sem_run.json").write_text(json.dumps(meta, indent=1) + "\n")
+    write_json(out_dir / "wav2sem_run.json", meta, indent=1)  # NaN as null: strict JSON
     return model, hist, meta["val"]
 
 

@@ -1,13 +1,15 @@
 """Atomic writes: a file or a folder is written under a temporary sibling name and renamed into place
 on success, so readers never see half of it. Locks: a build or a training run holds ``.NAME.lock``
 beside its output, so two runs never write one folder. JSON: one reader that names the file (and the
-key) in every error.
+key) in every error, and one writer of strict JSON (NaN and inf as null).
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -73,10 +75,15 @@ def atomic_path(path):
         yield tmp
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(e, OSError) and e.errno in DISK_FULL and e.filename in (None, tmp):
+            raise OSError(e.errno, os.strerror(e.errno), str(path)) from e  # the file asked for, not the temp
         raise
+
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)  # no space, quota, file-size limit
 
 
 _JSON_TYPES = {dict: "an object", list: "a list", str: "a string", int: "an integer", float: "a number",
@@ -137,11 +144,30 @@ def read_json(path, what: str = "JSON file", required_keys=(), kind: type | None
     return obj
 
 
+def json_safe(obj):
+    """`obj` as strict JSON can hold it: NaN and ±inf as null (JSON has no NaN; Python's bare ``NaN`` token
+    is not valid JSON), numpy arrays and scalars as lists and numbers, tuples as lists."""
+    if isinstance(obj, dict):
+        return {(k.item() if hasattr(k, "item") else k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):  # numpy arrays and scalars
+        return json_safe(obj.tolist())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def json_text(obj, **kw) -> str:
+    """``json.dumps`` of :func:`json_safe` (`obj`), ending in a newline: what every w2s JSON file holds."""
+    return json.dumps(json_safe(obj), ensure_ascii=False, allow_nan=False, **kw) + "\n"
+
+
 def write_json(path, obj, **kw) -> None:
+    """`obj` as JSON in `path`, atomically; NaN and ±inf as null (:func:`json_safe`). kw: json.dumps's."""
+    kw.setdefault("indent", 2)
     with atomic_path(path) as tmp:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(obj, f, ensure_ascii=False, indent=kw.pop("indent", 2), **kw)
-            f.write("\n")
+        Path(tmp).write_text(json_text(obj, **kw), encoding="utf-8")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,22 +272,24 @@ def _acquire(path: Path, out: Path, wait: bool, what: str) -> int:
 
 def stale_siblings(out) -> list[Path]:
     """Temp folders of `out` that building_dir left behind (``.NAME.building-*``, ``.NAME.old-*``):
-    stale when nobody holds `out`'s lock, since every writer holds it while they exist."""
+    stale when nobody holds `out`'s lock, since every writer holds it while they exist. Only real
+    folders: building_dir makes no file or link of these names, so one is not w2s's to remove."""
     out = Path(out)
     if not out.parent.is_dir():
         return []
     prefixes = (f".{out.name}.building-", f".{out.name}.old-")
-    return sorted(p for p in out.parent.iterdir() if p.name.startswith(prefixes))
+    return sorted(p for p in out.parent.iterdir() if p.name.startswith(prefixes) and _real_dir(p))
+
+
+def _real_dir(p: Path) -> bool:
+    return p.is_dir() and not p.is_symlink()
 
 
 def sweep_stale(out) -> list[Path]:
     """Remove the temp folders a killed build of `out` left (call it holding `out`'s lock)."""
     gone = stale_siblings(out)
     for p in gone:
-        if p.is_dir() and not p.is_symlink():
-            shutil.rmtree(p, ignore_errors=True)
-        else:
-            p.unlink(missing_ok=True)
+        shutil.rmtree(p, ignore_errors=True)
     return gone
 
 
@@ -275,8 +303,14 @@ def building_dir(out, keep_existing=None, wait: bool = True):
     `out` left behind. The folder gets the usual permissions (0777 less the umask; mkdtemp makes 0700).
 
     `keep_existing(out) -> bool`: when true for an `out` that exists by the end of the block (another
-    process built the same thing first), that one is kept and the new folder dropped."""
+    process built the same thing first), that one is kept and the new folder dropped. An `out` that is a
+    file or a link is refused at once (:class:`OutputError`): it is not a folder w2s built, and is never
+    renamed or removed."""
     out = Path(out)
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        kind = "link" if out.is_symlink() else "file"
+        raise OutputError(f"cannot write {out}: it is a {kind}, not a folder w2s built; move it or choose "
+                          "another name")  # fmt: skip
     with output_lock(out, wait=wait, what="built"):
         sweep_stale(out)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
@@ -299,6 +333,4 @@ def building_dir(out, keep_existing=None, wait: bool = True):
 
 def dump_json_sorted(path, obj) -> None:
     """Deterministic JSON (sorted keys) for files inside a folder being built (not atomic on its own)."""
-    Path(path).write_text(
-        json.dumps(obj, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8"
-    )
+    Path(path).write_text(json_text(obj, indent=1, sort_keys=True), encoding="utf-8")

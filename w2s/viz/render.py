@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from w2s.utils.io import atomic_path
+from w2s.utils.io import DISK_FULL, atomic_path
 from w2s.utils.runtime import progress
 from w2s.viz.checks import check_faces, check_mesh, check_sequence
 
@@ -194,6 +194,9 @@ def _encode(cmd: list[str], frames: Iterable[np.ndarray], log_path: str, where: 
     if code != 0:
         with open(log_path, encoding="utf-8", errors="replace") as log:
             tail = log.read()[-2000:]
+        full = next((e for e in DISK_FULL if os.strerror(e) in tail), None)
+        if full:  # the disk is full: the one line that names the file, not ffmpeg's log
+            raise OSError(full, os.strerror(full), cmd[-1])
         raise RuntimeError(f"{where}: ffmpeg exited with status {code}:\n{tail}")
 
 
