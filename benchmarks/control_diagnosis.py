@@ -86,7 +86,7 @@ def table(entries: list[dict]) -> str:
                 if split not in a:
                     continue
                 r, g = a[split], a[split].get("gain")
-                rows.append({"corpus": e.get("preset", "default"), "host": e["host"], "steps": e["steps"],
+                rows.append({"corpus": e.get("preset", "default"), "host": e["host"], "seed": e.get("seed", 0), "steps": e["steps"],
                              "F_s": a["semantic"], "scale": a["plug_scale"], "split": split,
                              "words": r.get("n_words", "–"), "own code": r["own"], "another's": r.get("swap"),
                              "own − another's [95 % CI]": "–" if not g else
