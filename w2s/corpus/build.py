@@ -33,13 +33,13 @@ from __future__ import annotations
 
 import logging
 import pickle
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
-from w2s.corpus import agreement, face, speech
+from w2s.corpus import agreement, face, masking, speech
 from w2s.corpus.pairs import Pair, mine_pairs
 from w2s.corpus.sentences import filler_sentences, sentences_for_word
 from w2s.utils.hashing import tree_sha256
@@ -77,6 +77,7 @@ class Preset:
     val_sentences: int = 0  # > 0: BIWI's seen-speaker protocol: the training subjects' last
     test_sentences: int = 0  # val_sentences + test_sentences sentences are held out for val / test
     stream: int = 0  # random stream of speakers, sentences and motion (0: the default corpus's)
+    mask: str = "clean"  # the masking dial (corpus.masking.LEVELS): each pair word's deciding phoneme masked
     avoid: str | None = None  # a preset whose speakers' voices and sentences (same seed) this one avoids
 
     def __post_init__(self):
@@ -90,6 +91,8 @@ class Preset:
             ):
                 raise ValueError(f"preset {self.name}: val_sentences and test_sentences must be >= 1 and leave "
                                  f"training sentences out of {self.n_sentences}")  # fmt: skip
+        if self.mask not in masking.LEVELS:
+            raise ValueError(f"preset {self.name}: unknown mask {self.mask!r}; choose one of {', '.join(masking.LEVELS)}")
         if self.avoid == self.name:
             raise ValueError(f"preset {self.name} cannot avoid itself")
 
@@ -145,6 +148,13 @@ PRESETS = {
                               n_test=0, fps=25, head=(72, 56), subject_prefix="SynthBiwi", val_sentences=1,
                               test_sentences=1, stream=1, avoid="smoke"),
 }  # fmt: skip
+# quick mode's corpus (make run QUICK=1): the default corpus's files under another name, so that what is trained
+# on it gets quick mode's recipes, and cache keys of its own (w2s.encoders.tiny_hubert.config_for_corpus)
+PRESETS["quick"] = replace(PRESETS["default"], name="quick")
+# the masking dial (notebook 05): the default corpus's speakers, sentences and lips, with every near-pair
+# word's deciding phoneme masked in the audio at one level (w2s.corpus.masking)
+PRESETS |= {name: replace(PRESETS[base], name=name, mask=level) for level in ("10db", "0db", "full")
+            for base, name in (("default", f"masked-{level}"), ("smoke", f"smoke-masked-{level}"))}  # fmt: skip
 
 
 class BuildError(RuntimeError):
@@ -436,6 +446,13 @@ def _build(out: Path, cfg: Preset, seed: int) -> Path:
             wrong = agreement.disagreements(utt)
             if wrong:  # ground truth must show every phoneme that was said
                 raise BuildError(f"{stem}: {agreement.describe(utt, wrong)}")
+            t = utt.timings()
+            masked = None
+            if cfg.mask != "clean":  # after the motion's phonemes are fixed: the lips stay the true word's
+                rng = np.random.default_rng([seed, i, k, 0x3A5C])
+                audio, masked = masking.mask_utterance(utt.audio, speech.SAMPLE_RATE, t["phonemes"], t["words"],
+                                                       pairs, cfg.mask, rng)  # fmt: skip
+                utt.audio = audio
             n_frames = face.n_frames_for(utt.duration, cfg.fps)
             verts = utterance_motion(cfg, seed, i, s, k, utt.phonemes, n_frames, heads[s.subject])
             sf.write(
@@ -443,12 +460,13 @@ def _build(out: Path, cfg: Preset, seed: int) -> Path:
             )
             _write_npy(tmp / "vertices_npy" / f"{stem}.npy", verts.reshape(n_frames, -1))
             transcripts[stem] = text
-            t = utt.timings()
             alignments[stem] = {
                 "phonemes": t["phonemes"],
                 "words": t["words"],
                 "target_word": plan[(s.subject, k)]["word"],
             }
+            if masked is not None:
+                alignments[stem]["masked"] = masked
 
         with open(tmp / "templates.pkl", "wb") as f:
             pickle.dump(templates, f, protocol=4)

@@ -13,6 +13,7 @@ import numpy as np
 from w2s.data.spec import DatasetError
 from w2s.utils.io import JSONFileError, read_json
 from w2s.utils.safe_pickle import RefusedPickle, load_arrays
+from w2s.utils.words import normalise_word  # noqa: F401  (re-exported: w2s.data.files.normalise_word)
 
 
 def parse_stem(stem: str) -> tuple[str, int]:
@@ -130,11 +131,6 @@ def load_alignments(root) -> dict[str, dict]:
                 if not all(isinstance(w[k], (int, float)) and not isinstance(w[k], bool) for k in ("start", "end")):
                     raise DatasetError(f"{p}: entry {stem!r}: {key}[{i}]: 'start' and 'end' must be numbers")
     return d
-
-
-def normalise_word(word: str) -> str:
-    """Case folded, punctuation stripped ("Bad," -> "bad"; inner apostrophes kept: "don't")."""
-    return re.sub(r"[^\w']+", "", str(word).casefold()).strip("'")
 
 
 def pair_word_spans(alignment, words: Iterable[str]) -> list[tuple[float, float]]:

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from w2s.corpus.build import speaker_head, speakers_from_meta, utterance_motion
+from w2s.corpus.masking import distinguishing_phoneme
 from w2s.corpus.speech import PhonemeSegment
 from w2s.data.corpus import Corpus
 from w2s.data.files import normalise_word, parse_stem
@@ -101,9 +102,8 @@ def _partners(pairs: Sequence[dict]) -> dict[str, list[tuple[str, list[str], lis
 def find_swaps(alignment: dict, pairs: Sequence[dict]) -> list[Swap]:
     """The pair words said in `alignment` (one alignments.json entry), each with its substitution.
 
-    The substituted phoneme is the word's phoneme at the pair's position when it is the pair's phoneme
-    (espeak-ng may add a linking /ɹ/ after it), else the word's only phoneme with that symbol; a word with
-    neither gets ``phoneme_index = -1`` (its pronunciation is not the pair's)."""
+    The substituted phoneme is :func:`w2s.corpus.masking.distinguishing_phoneme` (the one the masking dial
+    masks); a word whose pronunciation is not the pair's gets ``phoneme_index = -1``."""
     partners = _partners(pairs)
     phonemes = list(alignment.get("phonemes", []))
     swaps = []
@@ -111,18 +111,7 @@ def find_swaps(alignment: dict, pairs: Sequence[dict]) -> list[Swap]:
         word = normalise_word(w.get("word", ""))
         for partner, own, other, pos in partners.get(word, []):
             start, end = float(w["start"]), float(w["end"])
-            mine = [j for j, p in enumerate(phonemes) if p.get("word_index", -2) == wi]
-            if not mine:  # alignments without word_index: the phonemes inside the word's span
-                mine = [
-                    j for j, p in enumerate(phonemes) if p["start"] >= start - 1e-9 and p["end"] <= end + 1e-9
-                ]
-            said = [phonemes[j]["symbol"] for j in mine]
-            if pos < len(said) and said[pos] == own[pos]:
-                j = mine[pos]
-            elif said.count(own[pos]) == 1:
-                j = mine[said.index(own[pos])]
-            else:
-                j = -1
+            j = distinguishing_phoneme(phonemes, wi, own, pos, (start, end))
             swaps.append(Swap(word, partner, wi, start, end, j, own[pos], other[pos]))
     return swaps
 
