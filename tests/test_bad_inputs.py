@@ -649,7 +649,7 @@ def test_row41_read_only_corpus_build(tmp_path, capsys, read_only):
 
 @rows(42)
 def test_row42_read_only_wav2sem_out(tmp_path, capsys, read_only, smoke_corpus, monkeypatch):
-    import w2s.cli as cli_module
+    import w2s.cli.wav2sem as cli_module  # the `w2s wav2sem` command
 
     ro = tmp_path / "ro"
     ro.mkdir()
@@ -661,13 +661,13 @@ def test_row42_read_only_wav2sem_out(tmp_path, capsys, read_only, smoke_corpus, 
 
 @rows(43)
 def test_row43_read_only_notebook_runs(tmp_path, capsys, read_only, monkeypatch):
-    import w2s.runner as runner
+    import w2s.runner.execute as runner
 
     ro = tmp_path / "ro"
     ro.mkdir()
     read_only(ro)
-    monkeypatch.setattr(runner, "_check_html_exporter", lambda: None)
-    monkeypatch.setattr(runner, "run_notebook", lambda *a, **k: pytest.fail("ran a notebook"), raising=False)
+    monkeypatch.setattr(runner, "check_html_exporter", lambda: None)
+    monkeypatch.setattr(runner, "run_notebook", lambda *a, **k: pytest.fail("ran a notebook"))
     one_line(*cli(["notebooks", "--smoke", "--only", "00", "--runs", ro / "runs"], capsys), "Read-only file system",
              ro)  # fmt: skip
     assert listing(ro) == set()

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-import w2s.cli as cli_module
+import w2s.cli.phonemes as cli_module  # `w2s distances`
 import w2s.runner as runner
 from w2s.cli import main
 from w2s.evaluation.readme import ReadmeError, update_readme
@@ -119,7 +119,7 @@ def test_animate_with_a_data_dir_that_cannot_be_made(tmp_path, capsys, monkeypat
 @pytest.fixture
 def no_notebook_runs(monkeypatch):
     """The runner's checks run for real; a notebook starting fails the test."""
-    monkeypatch.setattr(runner, "run_notebook", lambda *a, **k: pytest.fail("ran a notebook"))
+    monkeypatch.setattr(runner.execute, "run_notebook", lambda *a, **k: pytest.fail("ran a notebook"))
 
 
 @rows("ENV-runsdir-file")

@@ -481,7 +481,7 @@ def test_disk_full_at_a_checkpoint(tmp_path, capsys, hashed, monkeypatch):
     """The disk fills while the second checkpoint is written (a file whose writes fail with ENOSPC after
     1 kB, as on a full file system): one line naming the checkpoint, status 2, the first checkpoint kept
     and no temp file left; once there is space again the run resumes and finishes."""
-    import w2s.train
+    import w2s.train.checkpoint
 
     calls = []
 
@@ -509,7 +509,7 @@ def test_disk_full_at_a_checkpoint(tmp_path, capsys, hashed, monkeypatch):
         calls.append(path)
         return Full(f) if ".checkpoint.pt." in str(path) and len(calls) > 1 else f
 
-    monkeypatch.setattr(w2s.train, "open", full_open, raising=False)
+    monkeypatch.setattr(w2s.train.checkpoint, "open", full_open, raising=False)  # what its torch.save writes through
     out = tmp_path / "run"
     argv = [*T, "--corpus", hashed, *STEPS, "--out", out]
     one_line(*cli(argv, capsys), "No space left on device", out / "train" / "checkpoint.pt")

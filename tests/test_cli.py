@@ -45,12 +45,12 @@ def test_speak_bad_input_leaves_nothing(tmp_path, capsys, argv, message):
 
 
 def test_speak_failure_during_write_leaves_nothing(tmp_path, monkeypatch, capsys):
-    import w2s.cli as cli
+    import w2s.cli.speak as speak
 
     def broken(*a, **k):
         raise OSError("disk full")
 
-    monkeypatch.setattr(cli, "save_wav", broken)
+    monkeypatch.setattr(speak, "save_wav", broken)
     assert main(["speak", "hello", str(tmp_path / "a.wav")]) == 2  # one line, not a traceback
     assert capsys.readouterr().err == "w2s speak: error: disk full\n"
     assert os.listdir(tmp_path) == []
@@ -148,3 +148,47 @@ def test_killed_wav2sem_train_resumes_to_the_uninterrupted_weights(tmp_path, cap
     hist_a = json.loads((tmp_path / "whole" / "wav2sem_run.json").read_text())["history"]
     hist_b = json.loads((killed / "wav2sem_run.json").read_text())["history"]
     assert hist_b["step"] == hist_a["step"] and np.allclose(hist_b["loss"], hist_a["loss"], rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_decoder_train_finds_its_wav2sem(tmp_path, monkeypatch, capsys, smoke_corpus):
+    """`--semantic wav2sem` without `--wav2sem`: notebook 02's lite Wav2Sem for the corpus and seed (the smoke one
+    for a smoke corpus) is trained, with a line saying so, then found by the next run; decoder_run.json names it."""
+    from w2s.evaluation.grid import MODES
+    from w2s.semantic.train import default_wav2sem
+
+    monkeypatch.setenv("W2S_DATA_DIR", str(tmp_path / "data"))
+
+    def train(out):
+        argv = ["decoder", "train", "--host", "reference", "--semantic", "wav2sem", "--corpus", str(smoke_corpus),
+                "--encoder", "mfcc", "--steps", "2", "--batch-size", "2", "--seed", "1", "--out", str(out)]  # fmt: skip
+        assert main(argv) == 0
+        return capsys.readouterr().out, json.loads((out / "decoder_run.json").read_text())
+
+    said, rec = train(tmp_path / "a")
+    assert said.count("no lite Wav2Sem of seed 1") == 1 and "training notebook 02's now" in said
+    smoke = MODES["smoke"]
+    lite = default_wav2sem(smoke_corpus, smoke["wav2sem_steps"], smoke["n_speech"], seed=1,
+                           on_train=lambda folder: pytest.fail(f"trained again into {folder}"))  # fmt: skip
+    assert lite.is_relative_to(tmp_path / "data" / "models") and (lite / "config.json").is_file()
+    assert rec["finished"] and rec["recipe"]["semantic"] == "wav2sem" and rec["recipe"]["wav2sem"] == str(lite)
+    assert rec["data"]["semantic"].startswith("wav2sem:")  # F_s came from it
+
+    said, rec = train(tmp_path / "b")  # the next run finds it: no training line
+    assert "training" not in said and f"F_s from {lite}" in said and rec["recipe"]["wav2sem"] == str(lite)
+
+
+def test_decoder_trains_on_notebook_02s_full_mode_lite_by_default():
+    """On a corpus of neither smoke nor quick mode, `--semantic wav2sem` reads default_wav2sem's defaults: they must
+    be notebook 02's own (LITE_STEPS, N_SPEECH, SEED), or the command would train a lite notebook 02 never did."""
+    import ast
+    import inspect
+    from pathlib import Path
+
+    from w2s import runner
+    from w2s.semantic.train import default_wav2sem
+
+    nb02 = Path(__file__).resolve().parents[1] / "notebooks" / "02_train_wav2sem.ipynb"
+    p = {k: ast.literal_eval(v["default"]) for k, v in runner.declared_parameters(nb02).items()}
+    d = {k: v.default for k, v in inspect.signature(default_wav2sem).parameters.items()}
+    assert (d["steps"], d["n_speech"], d["data_seed"]) == (p["LITE_STEPS"], p["N_SPEECH"], p["SEED"])

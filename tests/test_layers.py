@@ -16,7 +16,7 @@ ROOT = Path(w2s.__file__).parent
 # lowest first; a module may import its own stage and any stage listed before it
 LAYERS = [
     "utils", "nn", "train", "corpus", "data", "encoders", "semantic", "fusion", "decoders", "evaluation", "viz", "animate",
-    "runner", "cli",
+    "runner", "cli", "__main__",
 ]  # fmt: skip
 
 

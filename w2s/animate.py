@@ -96,8 +96,7 @@ def train_command(host: str, semantic: str) -> str:
     """The command that trains the decoder :func:`find_model` looks for."""
     corpus = data_dir() / "corpus" / "synthtalk-default-seed0"
     out = models_dir() / "decoders" / f"{host}-{semantic}-seed0"
-    sem = f" --semantic {semantic}" + (" --wav2sem W2S_DIR" if semantic == "wav2sem" else "")
-    return f"w2s decoder train --host {host}{sem} --corpus {corpus} --out {out}"
+    return f"w2s decoder train --host {host} --semantic {semantic} --corpus {corpus} --out {out}"  # wav2sem: its lite
 
 
 def resolve_model(host: str, semantic: str | None, model=None) -> Path:

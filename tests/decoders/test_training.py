@@ -155,9 +155,10 @@ def test_cli_joint_training_across_two_meshes(smoke_corpus, smoke_biwi_corpus, t
 
 
 def test_cli_bad_input(smoke_corpus, tmp_path, capsys):
-    assert main(["decoder", "train", "--host", "reference", "--semantic", "wav2sem", "--corpus", str(smoke_corpus),
+    (tmp_path / "faces").mkdir()  # not a corpus built by w2s: no lite Wav2Sem of notebook 02 to default to
+    assert main(["decoder", "train", "--host", "reference", "--semantic", "wav2sem", "--corpus", str(tmp_path / "faces"),
                  "--out", str(tmp_path / "x")]) == 2  # fmt: skip
-    assert "needs --wav2sem" in capsys.readouterr().err
+    assert "not a corpus built by w2s" in capsys.readouterr().err
     assert main(["decoder", "train", "--host", "reference", "--corpus", str(smoke_corpus), "--encoder", "mfcc",
                  "--out", str(tmp_path / "y"), "--set", "nonsense=1"]) == 2  # fmt: skip
     assert "--set" in capsys.readouterr().err and not (tmp_path / "y").exists()

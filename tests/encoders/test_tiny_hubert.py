@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from w2s.encoders import HFEncoder, conv_frames, load_encoder
+from w2s.encoders import tiny_hubert as th
 from w2s.encoders.tiny_hubert import (
     TinyHubertConfig,
     kmeans_labels,
     load_or_pretrain_tiny_hubert,
     pretrain_tiny_hubert,
+    quick_config,
     span_mask,
     tiny_config,
 )
@@ -171,3 +175,56 @@ def test_a_time_capped_run_is_never_cached_as_the_recipe(tmp_path, smoke_corpus)
     h_full, h_whole = pretraining_history(full), pretraining_history(whole)
     assert full == key and h_full["complete"] and h_full["steps_done"] == 4 and not capped.exists()
     assert np.allclose(h_full["loss"], h_whole["loss"], atol=1e-4)  # the recipe's model, whatever the cap did
+
+
+# the full run's recipe (make run, notebook 01) as its models are keyed: a change retrains every user's tiny
+# HuBERT and everything downstream of it, so it changes only on purpose, with this literal
+FULL_RECIPE = {
+    "conv_dim": (96,) * 7, "conv_kernel": (10, 3, 3, 3, 3, 2, 2), "conv_stride": (5, 2, 2, 2, 2, 2, 2), "hidden_size": 256,
+    "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 1024, "num_conv_pos_embeddings": 32,
+    "num_conv_pos_embedding_groups": 8, "stable_layer_norm": False, "n_clusters": 100, "kmeans_max_frames": 100_000,
+    "kmeans_standardize": True, "mask_prob": 0.08, "mask_length": 10, "alpha": 0.5, "steps": 900, "batch_size": 8,
+    "crop_seconds": 2.0, "lr": 5e-4, "warmup_steps": 90, "weight_decay": 0.01, "grad_clip": 1.0,
+}  # fmt: skip
+
+
+def test_the_full_recipe_and_its_cache_key_are_unchanged(tmp_path, monkeypatch):
+    assert asdict(TinyHubertConfig()) == FULL_RECIPE and th.PRETRAIN_VERSION == 2
+    monkeypatch.setattr(th, "_corpus_sha256", lambda root: "0" * 64)  # a corpus's content hash, fixed
+    # the key of the folders make run made before quick mode had a recipe of its own
+    assert th.pretrained_folder(tmp_path, root=tmp_path) == tmp_path / "tiny-hubert-0c75a3e7dea41657"
+    for preset in ("default", "powered", "masked-0db", None):  # None: VOCASET / BIWI folders
+        monkeypatch.setattr(th, "corpus_preset", lambda corpus_dir, p=preset: p)
+        assert th.config_for_corpus(tmp_path) == TinyHubertConfig(), preset
+
+
+def test_the_quick_recipe_is_the_same_model_trained_less_under_its_own_key(tmp_path, monkeypatch):
+    quick, full = asdict(quick_config()), asdict(TinyHubertConfig())
+    assert {k for k in full if quick[k] != full[k]} == {"steps", "warmup_steps"}  # same model, data and rates
+    assert quick["steps"] <= full["steps"] // 4 and quick["warmup_steps"] == quick["steps"] // 10
+    monkeypatch.setattr(th, "_corpus_sha256", lambda root: "0" * 64)
+    # same corpus, another recipe: another folder (and so other weights, another HFEncoder identity, and other
+    # keys in the feature cache, the lite Wav2Sem's key and the decoders' run records, which all hold that identity)
+    assert th.pretrained_folder(tmp_path, quick_config(), root=tmp_path) != th.pretrained_folder(tmp_path, root=tmp_path)
+    monkeypatch.setattr(th, "corpus_preset", lambda corpus_dir: "quick")
+    assert th.config_for_corpus(tmp_path) == quick_config()
+    monkeypatch.setattr(th, "corpus_preset", lambda corpus_dir: "smoke-biwi-like")
+    assert th.config_for_corpus(tmp_path) == tiny_config()
+
+
+def test_tiny_hubert_of_the_quick_corpus_is_pretrained_with_the_quick_recipe(tmp_path, monkeypatch):
+    from w2s.encoders import loading
+
+    asked = []
+    folder = th.load_or_init_random_hubert(tiny_config(), root=tmp_path / "rh")  # stands in for the pretrained one
+
+    def pretrain(corpus_dir, config, **kw):
+        asked.append(config)
+        return folder
+
+    monkeypatch.setattr(loading, "load_or_pretrain_tiny_hubert", pretrain)
+    monkeypatch.setattr(th, "corpus_preset", lambda corpus_dir: {"q": "quick", "d": "default"}[Path(corpus_dir).name])
+    for name in ("q", "d"):
+        (tmp_path / name).mkdir()
+        assert load_encoder("tiny-hubert", corpus=tmp_path / name).source == str(folder)
+    assert asked == [quick_config(), TinyHubertConfig()]

@@ -18,8 +18,9 @@ ablation trains 400k steps). ``history["loss"]`` is always the masked loss.
 
 Training runs on the one loop (:func:`w2s.train.fit`): batches of B utterances in a seeded epoch
 permutation, each cropped at random; resumable exactly from a checkpoint. Default corpus (320
-training utterances), 2 CPU cores: 900 steps in about 5 min alone; masked loss 4.75 -> 3.47 and
-masked accuracy 16 % over the last 50 steps (chance 1 %).
+training utterances), 2 CPU cores: 900 steps in about 8-9 min (0.55-0.6 s a step, one thread); masked
+loss 4.75 -> 3.47 and masked accuracy 16 % over the last 50 steps (chance 1 %). Quick mode
+(:func:`quick_config`, the ``quick`` corpus) trains the same model for :data:`QUICK_STEPS` steps.
 
 The result is saved with ``save_pretrained`` (+ a ``Wav2Vec2FeatureExtractor``), so
 ``load_encoder(folder)`` reads it exactly like a hub checkpoint.
@@ -370,6 +371,17 @@ def _corpus_sha256(root: Path) -> str:
     return h.hexdigest()
 
 
+def pretrained_folder(
+    corpus_dir, config: TinyHubertConfig = TinyHubertConfig(), seed: int = 0, split: str = "train", root=None
+) -> Path:
+    """Where :func:`load_or_pretrain_tiny_hubert` keeps the model of this recipe: ``tiny-hubert-KEY`` under
+    ``cache_dir("encoders")`` (or `root`), KEY a hash of the corpus's content, the split, every field of
+    the config, the seed and the recipe version (another config: another folder)."""
+    key = key_of({"corpus": _corpus_sha256(Path(corpus_dir)), "split": split, "config": asdict(config), "seed": seed,
+                "version": PRETRAIN_VERSION})  # fmt: skip
+    return (Path(root) if root is not None else cache_dir("encoders")) / f"tiny-hubert-{key}"
+
+
 def load_or_pretrain_tiny_hubert(
     corpus_dir,
     config: TinyHubertConfig = TinyHubertConfig(),
@@ -381,15 +393,14 @@ def load_or_pretrain_tiny_hubert(
     """The folder of a tiny HuBERT pretrained on `corpus_dir`'s `split` audio; trained if missing.
 
     Cached under ``cache_dir("encoders")`` (or `root`), keyed by the corpus's content hash, the
-    split, the config, the seed and the recipe version. Only a complete run is cached under that key:
-    with a `max_minutes` cap that stops training, the model goes to ``tiny-hubert-KEY-incomplete``
-    (returned, with a warning; its history says ``"complete": false``) and the next call continues the
-    run from its checkpoint. A process that finds another one pretraining the same model waits for it.
+    split, the config, the seed and the recipe version (:func:`pretrained_folder`). Only a complete run
+    is cached under that key: with a `max_minutes` cap that stops training, the model goes to
+    ``tiny-hubert-KEY-incomplete`` (returned, with a warning; its history says ``"complete": false``) and
+    the next call continues the run from its checkpoint. A process that finds another one pretraining
+    the same model waits for it.
     """
     corpus_dir = Path(corpus_dir)
-    key = key_of({"corpus": _corpus_sha256(corpus_dir), "split": split, "config": asdict(config), "seed": seed,
-                "version": PRETRAIN_VERSION})  # fmt: skip
-    out = (Path(root) if root is not None else cache_dir("encoders")) / f"tiny-hubert-{key}"
+    out = pretrained_folder(corpus_dir, config, seed, split, root)
     out.parent.mkdir(parents=True, exist_ok=True)
     with output_lock(out, wait=True, what="pretrained"):
         if _is_complete_model(out):
@@ -448,6 +459,21 @@ def tiny_config(**changes) -> TinyHubertConfig:
     return replace(TinyHubertConfig(), **{**small, **changes})
 
 
+# quick mode's recipe (make run QUICK=1): the default model, trained for QUICK_STEPS steps instead of 900: about
+# 1 min instead of 8-9 on 2 CPU cores (default corpus), and notebook 01's claims still hold (phoneme probe 0.36
+# against the untrained network's 0.19 and the full recipe's 0.59; near pairs more confusable than far ones):
+# benchmarks/tiny_hubert_quick.py, benchmarks/results/tiny_hubert_quick.json
+QUICK_STEPS = 100
+
+
+def quick_config() -> TinyHubertConfig:
+    """Quick mode's recipe: the default model (same architecture, targets, masking, batch, crops and
+    learning rate), trained for :data:`QUICK_STEPS` steps with the warmup scaled alike (a tenth). Another
+    config, so another cache key and other weights: every cache downstream (features, Wav2Sem, decoders)
+    sees another encoder identity, and quick numbers never mix with the full run's."""
+    return replace(TinyHubertConfig(), steps=QUICK_STEPS, warmup_steps=QUICK_STEPS // 10)
+
+
 def corpus_preset(corpus_dir) -> str | None:
     """The preset a corpus was built with, or None for another face dataset (VOCASET, BIWI)."""
     return Corpus(corpus_dir).preset if Corpus.is_built(corpus_dir) else None
@@ -455,8 +481,12 @@ def corpus_preset(corpus_dir) -> str | None:
 
 def config_for_corpus(corpus_dir) -> TinyHubertConfig:
     """The recipe for a corpus: the seconds-long smoke recipe for a smoke corpus (a preset named
-    ``smoke*``: smoke, smoke-biwi-like), the default otherwise."""
-    return tiny_config() if (corpus_preset(corpus_dir) or "").startswith("smoke") else TinyHubertConfig()
+    ``smoke*``: smoke, smoke-biwi-like), quick mode's (:func:`quick_config`) for the ``quick`` corpus
+    (the default corpus under quick mode's name), the default otherwise."""
+    preset = corpus_preset(corpus_dir) or ""
+    if preset.startswith("smoke"):
+        return tiny_config()
+    return quick_config() if preset == "quick" else TinyHubertConfig()
 
 
 def pretraining_history(folder) -> dict:

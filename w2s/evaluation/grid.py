@@ -59,7 +59,7 @@ from w2s.utils.io import json_safe, read_json, write_json
 from w2s.utils.owned import MANIFEST, check_owned
 from w2s.utils.parallel import default_workers, in_processes
 from w2s.utils.paths import data_dir
-from w2s.utils.runtime import configure_threads
+from w2s.utils.runtime import configure_threads, progress
 
 HOSTS = ("voca", "faceformer", "codetalker", "unitalker", "facediffuser", "lgldm")  # the paper's Table 1
 SEMANTICS = ("none", "wav2sem", "oracle_text", "oracle_word")  # oracle_word: the positive control
@@ -70,7 +70,9 @@ PAIRED_METRICS = ("lve", "homophone_lve", "minimal_pair_accuracy", "lve_dtw")
 # n_speech are notebook 02's LITE_STEPS and N_SPEECH in that mode, so its lite model is found, not retrained
 MODES = {
     "smoke": dict(corpus="smoke", seeds=2, step_scale=0.02, conditions="0", samples=2, wav2sem_steps=20, n_speech=64),
-    "quick": dict(corpus="default", seeds=1, step_scale=0.2, conditions="0", samples=1, wav2sem_steps=300, n_speech=2000),
+    # quick (make run QUICK=1, <= 10 min from nothing): the "quick" corpus (the default's files, under a name whose
+    # tiny HuBERT gets the quick recipe and keys of its own), a lite Wav2Sem of 150 steps on 1000 utterances
+    "quick": dict(corpus="quick", seeds=1, step_scale=0.2, conditions="0", samples=1, wav2sem_steps=150, n_speech=1000),
 }
 
 
@@ -164,8 +166,11 @@ def cached_result(plan: GridPlan, host: str, semantic: str, seed: int) -> dict |
     run = folder / RUN_FILE
     if not path.is_file() or not run.is_file() or path.stat().st_mtime < run.stat().st_mtime:
         return None
-    if read_json(run, "decoder run record").get("recipe") != plan.recipe(host, semantic, seed).to_json():
+    record = read_json(run, "decoder run record")
+    if record.get("recipe") != plan.recipe(host, semantic, seed).to_json():
         return None  # trained with another recipe (e.g. another Wav2Sem folder): run_cell trains it again
+    if (record.get("data") or {}).get("root") != str(Path(plan.corpus_root).resolve()):
+        return None  # trained on another corpus (e.g. quick mode's): run_cell replaces it
     return read_json(path, "grid result")
 
 
@@ -271,10 +276,13 @@ def run_grid(plan: GridPlan, workers: int | None = None, on_result: Callable[[di
             on_result(results[c], i, total)
     if todo:
         _warm_inputs(plan)
-        for i, result in in_processes(run_cell, [(plan, *c) for c in todo], default_workers(len(todo), workers)):
-            results[todo[i]] = result
-            if on_result:
-                on_result(result, len(results), total)
+        # grid cell k/N and the time left (the average over the cells run here), in Jupyter and on the runner's line
+        with progress(total=total, initial=total - len(todo), desc="grid", unit="cell", smoothing=0, mininterval=0) as bar:
+            for i, result in in_processes(run_cell, [(plan, *c) for c in todo], default_workers(len(todo), workers)):
+                results[todo[i]] = result
+                bar.update(1)
+                if on_result:
+                    on_result(result, len(results), total)
     return [results[c] for c in cells]
 
 

@@ -360,11 +360,12 @@ def recipe_key(recipe: Wav2SemRecipe, data_key: str) -> str:
 
 
 def load_or_train(
-    audio_paths, texts, recipe: Wav2SemRecipe, data_key: str, root=None, on_log=None, host_corpus=None
+    audio_paths, texts, recipe: Wav2SemRecipe, data_key: str, root=None, on_log=None, host_corpus=None, on_train=None
 ):
     """A trained Wav2Sem for (recipe, data): loaded from data/models/ when there, trained otherwise.
 
     host_corpus: for lite, the corpus whose tiny-hubert it reads (the key includes that encoder's identity).
+    on_train(folder): called before a training starts (not when the model is loaded).
     """
 
     host = None
@@ -376,6 +377,8 @@ def load_or_train(
     if (out / "model" / "config.json").is_file() and (out / "wav2sem_run.json").is_file():
         meta = json.loads((out / "wav2sem_run.json").read_text())
         return Wav2Sem.from_pretrained(out / "model"), History(**meta["history"]), meta["val"], out
+    if on_train is not None:
+        on_train(out)
     model, hist, val = train_wav2sem(audio_paths, texts, recipe, out, on_log=on_log, host=host)
     return model, hist, val, out
 
@@ -413,13 +416,13 @@ LITE_DEFAULTS = dict(text_model="all-MiniLM-L6-v2", text_kind="auto", loss="l1",
 
 
 def default_wav2sem(corpus_dir, steps: int = 1500, n_speech: int = 2000, seed: int = 0, on_log=None,
-                    data_seed: int = 0) -> Path:  # fmt: skip
+                    data_seed: int = 0, on_train=None) -> Path:  # fmt: skip
     """The folder of notebook 02's `lite` Wav2Sem (its default parameters, `steps` training steps, training seed
     `seed`; the speech set of `data_seed`, notebook 02's SEED) for the face corpus `corpus_dir`: loaded from
-    data/models/ when notebook 02 trained it, else trained now (same key)."""
+    data/models/ when notebook 02 trained it, else trained now (same key; `on_train(folder)` first)."""
     recipe = Wav2SemRecipe(config="lite", **LITE_DEFAULTS, train=train_config(steps, lr=1e-3, seed=seed))
     paths, texts, data_key = training_pairs(corpus_dir, n_speech, data_seed)
-    *_, out = load_or_train(paths, texts, recipe, data_key, host_corpus=corpus_dir, on_log=on_log)
+    *_, out = load_or_train(paths, texts, recipe, data_key, host_corpus=corpus_dir, on_log=on_log, on_train=on_train)
     return out / "model"
 
 

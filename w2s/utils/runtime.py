@@ -1,4 +1,4 @@
-"""Runtime: seeding, logging, progress bars, device, CPU threads, quiet Hugging Face."""
+"""Runtime: seeding, logging, progress bars (w2s.utils.progress), device, CPU threads, quiet Hugging Face."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import logging
 import os
 import random
 import sys
+
+# progress bars (tqdm.auto, or under the notebook runner a report to its line): w2s imports them from here
+from w2s.utils.progress import progress, progress_enabled  # noqa: F401
 
 
 def set_seed(seed: int) -> None:
@@ -24,19 +27,6 @@ def set_seed(seed: int) -> None:
 
 def setup_logging(level: str = "INFO") -> None:
     logging.basicConfig(level=getattr(logging, level.upper()), format="%(levelname)s %(name)s: %(message)s")
-
-
-def progress_enabled() -> bool:
-    """Progress bars on unless W2S_PROGRESS=0 (the notebook runner and CI set it)."""
-    return os.environ.get("W2S_PROGRESS", "1") not in ("0", "false", "False", "")
-
-
-def progress(iterable=None, **kw):
-    """tqdm.auto with our on/off switch; executed notebooks stay free of widget output."""
-    from tqdm.auto import tqdm
-
-    kw.setdefault("mininterval", 1.0)
-    return tqdm(iterable, disable=not progress_enabled(), **kw)
 
 
 def device(prefer: str | None = None) -> str:

@@ -5,6 +5,8 @@
     render    a numpy z-buffer rasteriser and H.264 video with the audio muxed in (ffmpeg from imageio-ffmpeg)
     mesh_io   OBJ/PLY export and load that keep vertex order and count
     plug      notebook 03: the plug site per host, lip aperture of several predictions, a side-by-side video
+    explorer  notebook 04: pick a host, F_s, seed and pair word; the true, predicted and partner lips, the audio
+              (ipywidgets; import it from w2s.viz.explorer)
 """
 
 from w2s.viz.display import audio_widget, interactive, live_loss, show
