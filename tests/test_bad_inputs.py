@@ -24,55 +24,17 @@ import pytest
 import soundfile as sf
 import torch
 
+# ---------------------------------------------------------------------------------------------
+# helpers
+from cli_cases import cli, edit_json, listing, one_line, put, survey_rows  # tests/cli_cases.py
+
 from w2s.cli import main
 from w2s.data.audio import AudioError, load_audio
 from w2s.data.faces import FaceDataset
 from w2s.data.spec import DatasetError
 from w2s.utils.io import lock_path, stale_siblings
 
-# ---------------------------------------------------------------------------------------------
-# helpers
-
-COVERED: set[int] = set()  # rows of the survey that have a test here
-
-
-def rows(*numbers: int):
-    """Marks a test as the case of these rows of the survey."""
-    COVERED.update(numbers)
-    return lambda test: test
-
-
-def cli(argv, capsys) -> tuple[int, list[str]]:
-    """`w2s ARGV` in-process: (exit status, the lines it wrote to stderr)."""
-    capsys.readouterr()
-    try:
-        rc = main([str(a) for a in argv])
-    except SystemExit as e:  # argparse
-        rc = e.code
-    return rc, capsys.readouterr().err.splitlines()
-
-
-def one_line(rc, lines, *names, status=2) -> str:
-    """The CLI's answer is `status` and exactly one stderr line that names every one of `names`."""
-    assert rc == status, lines
-    assert len(lines) == 1, lines
-    for name in names:
-        assert str(name) in lines[0], (name, lines[0])
-    return lines[0]
-
-
-def listing(folder: Path) -> set[str]:
-    return {str(p.relative_to(folder)) for p in folder.rglob("*")} if folder.exists() else set()
-
-
-def put(path: Path, data: bytes | str) -> None:
-    """Replace a file of a hard-linked copy without touching the original (unlink, then write)."""
-    path.unlink(missing_ok=True)
-    path.write_bytes(data.encode() if isinstance(data, str) else data)
-
-
-def edit_json(path: Path, change) -> None:
-    put(path, json.dumps(change(json.loads(path.read_text()))))
+COVERED, rows = survey_rows()  # the survey rows that have a test here
 
 
 @pytest.fixture

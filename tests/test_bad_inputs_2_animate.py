@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from cli_cases import cli_with_stdout as cli  # tests/cli_cases.py
+from cli_cases import one_line, survey_rows
 
 import w2s.animate
 from w2s.cli import main
@@ -28,32 +30,8 @@ from w2s.corpus.speech import save_wav, synthesize
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-COVERED: set[str] = set()  # survey-2 row ids that have a test here
 
-
-def rows(*ids: str):
-    COVERED.update(ids)
-    return lambda test: test
-
-
-def cli(argv, capsys) -> tuple[int, list[str], str]:
-    """`w2s ARGV` in-process: (exit status, the lines it wrote to stderr, what it wrote to stdout)."""
-    capsys.readouterr()
-    try:
-        rc = main([str(a) for a in argv])
-    except SystemExit as e:  # argparse
-        rc = e.code
-    out = capsys.readouterr()
-    return rc, out.err.splitlines(), out.out
-
-
-def one_line(rc, lines, *names, status=2) -> str:
-    """The CLI's answer is `status` and exactly one stderr line that names every one of `names`."""
-    assert rc == status, lines
-    assert len(lines) == 1, lines
-    for name in names:
-        assert str(name) in lines[0], (name, lines[0])
-    return lines[0]
+COVERED, rows = survey_rows()  # the survey rows that have a test here
 
 
 def listing(folder: Path) -> set[str]:

@@ -15,41 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from cli_cases import cli, listing, one_line, survey_rows  # tests/cli_cases.py
 
 import w2s.cli.phonemes as cli_module  # `w2s distances`
 import w2s.runner as runner
-from w2s.cli import main
 from w2s.evaluation.readme import ReadmeError, update_readme
 
-COVERED: set[str] = set()  # survey-2 row ids that have a test here
-
-
-def rows(*ids: str):
-    COVERED.update(ids)
-    return lambda test: test
-
-
-def cli(argv, capsys) -> tuple[int, list[str]]:
-    """`w2s ARGV` in-process: (exit status, the lines it wrote to stderr)."""
-    capsys.readouterr()
-    try:
-        rc = main([str(a) for a in argv])
-    except SystemExit as e:  # argparse
-        rc = e.code
-    return rc, capsys.readouterr().err.splitlines()
-
-
-def one_line(rc, lines, *names, status=2) -> str:
-    """The CLI's answer is `status` and exactly one stderr line that names every one of `names`."""
-    assert rc == status, lines
-    assert len(lines) == 1, lines
-    for name in names:
-        assert str(name) in lines[0], (name, lines[0])
-    return lines[0]
-
-
-def listing(folder: Path) -> set[str]:
-    return {str(p.relative_to(folder)) for p in folder.rglob("*")} if folder.exists() else set()
+COVERED, rows = survey_rows()  # the survey rows that have a test here
 
 
 @pytest.fixture

@@ -15,50 +15,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_cases import cli, edit_json, one_line, survey_rows  # tests/cli_cases.py
 
 import w2s.evaluation.decoders as eval_decoders
 from w2s.cli import main
 from w2s.utils.io import json_safe, write_json
 
-COVERED: set[str] = set()  # survey-2 row ids that have a test here
-
-
-def rows(*ids: str):
-    COVERED.update(ids)
-    return lambda test: test
+COVERED, rows = survey_rows()  # the survey rows that have a test here
 
 
 # ---------------------------------------------------------------------------------------------
 # helpers
-
-
-def cli(argv, capsys) -> tuple[int, list[str]]:
-    """`w2s ARGV` in-process: (exit status, the lines it wrote to stderr)."""
-    capsys.readouterr()
-    try:
-        rc = main([str(a) for a in argv])
-    except SystemExit as e:  # argparse
-        rc = e.code
-    return rc, capsys.readouterr().err.splitlines()
-
-
-def one_line(rc, lines, *names, status=2) -> str:
-    """The CLI's answer is `status` and exactly one stderr line that names every one of `names`."""
-    assert rc == status, lines
-    assert len(lines) == 1, lines
-    for name in names:
-        assert str(name) in lines[0], (name, lines[0])
-    return lines[0]
-
-
-def put(path: Path, data: str) -> None:
-    """Replace a file of a hard-linked copy without touching the original (unlink, then write)."""
-    path.unlink(missing_ok=True)
-    path.write_text(data)
-
-
-def edit_json(path: Path, change) -> None:
-    put(path, json.dumps(change(json.loads(path.read_text()))))
 
 
 def strict_json(path: Path):

@@ -12,7 +12,6 @@ import errno
 import fcntl
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from cli_cases import cli, edit_json, linked_copy, listing, one_line, put, survey_rows  # tests/cli_cases.py
 from safetensors.torch import load_file, save_file
 
 from w2s.cli import main
@@ -29,12 +29,7 @@ from w2s.utils.hashing import tree_sha256
 from w2s.utils.io import lock_path
 from w2s.utils.owned import MANIFEST, remove_owned
 
-COVERED: set[str] = set()  # survey-2 row ids that have a test here
-
-
-def rows(*ids: str):
-    COVERED.update(ids)
-    return lambda test: test
+COVERED, rows = survey_rows()  # the survey rows that have a test here
 
 
 # ---------------------------------------------------------------------------------------------
@@ -42,44 +37,6 @@ def rows(*ids: str):
 
 T = ["decoder", "train", "--host", "faceformer", "--encoder", "mfcc"]  # the survey's `T` (with --corpus, --steps)
 STEPS = ["--steps", "4"]  # checkpoints every step (max(1, 4 // 4)): an interrupted run has one to resume
-
-
-def cli(argv, capsys) -> tuple[int, list[str]]:
-    """`w2s ARGV` in-process: (exit status, the lines it wrote to stderr)."""
-    capsys.readouterr()
-    try:
-        rc = main([str(a) for a in argv])
-    except SystemExit as e:  # argparse
-        rc = e.code
-    return rc, capsys.readouterr().err.splitlines()
-
-
-def one_line(rc, lines, *names, status=2) -> str:
-    """The CLI's answer is `status` and exactly one stderr line that names every one of `names`."""
-    assert rc == status, lines
-    assert len(lines) == 1, lines
-    for name in names:
-        assert str(name) in lines[0], (name, lines[0])
-    return lines[0]
-
-
-def listing(folder: Path) -> set[str]:
-    return {str(p.relative_to(folder)) for p in folder.rglob("*")} if folder.exists() else set()
-
-
-def put(path: Path, data: bytes | str) -> None:
-    """Replace a file of a hard-linked copy without touching the original (unlink, then write)."""
-    path.unlink(missing_ok=True)
-    path.write_bytes(data.encode() if isinstance(data, str) else data)
-
-
-def edit_json(path: Path, change) -> None:
-    put(path, json.dumps(change(json.loads(path.read_text()))))
-
-
-def linked_copy(src: Path, dst: Path) -> Path:
-    """A copy made of hard links (fast): change its files only through `put`."""
-    return Path(shutil.copytree(src, dst, copy_function=os.link))
 
 
 def weights(run: Path) -> dict:
