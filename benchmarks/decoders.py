@@ -3,8 +3,9 @@ plug's overhead, and cached vs uncached autoregressive generation.
 
     .venv/bin/python benchmarks/decoders.py            # a few minutes on 2 cores; writes benchmarks/results/decoders.json
     .venv/bin/python benchmarks/decoders.py --quick    # fewer repeats, no 1,800-frame uncached runs
+    .venv/bin/python benchmarks/decoders.py --table    # the saved results as the README's table, with the goals
 
-Everything runs in one process with the same thread setting (2 threads, or fewer CPUs), side by side,
+Everything runs in one process with the CLI's thread setting (W2S_THREADS, default 1), side by side,
 so the ratios compare like with like; the absolute seconds depend on the machine and its load. The
 models have random (perturbed) weights: speed does not depend on training. Sizes are the default
 corpus's: V = 2642 vertices, 30 fps, tiny-HuBERT 256-d frames, 8 training subjects, F_s 384-d.
@@ -44,6 +45,7 @@ import torch
 
 import w2s.decoders as decoders
 from w2s.encoders import align_to_fps, load_encoder
+from w2s.evaluation.report import markdown_table
 from w2s.semantic.wav2sem import Wav2Sem, Wav2SemConfig
 from w2s.utils.runtime import configure_threads
 
@@ -162,16 +164,53 @@ def run(quick: bool, hosts: list[str]) -> dict:
     return out
 
 
+# the speed goals (issue 24): (what, the result's path, at most / at least, the bound)
+GOALS = {
+    "faceformer": ("KV cache speed-up, 600 frames", ("cache", "600", "speedup"), ">=", 10.0),
+    "codetalker": ("real-time factor with features", ("rtf", "with_features"), "<=", 0.1),
+    "voca": ("plug (lite Wav2Sem) / no plug", ("plug", "lite_ratio"), "<=", 1.05),
+}
+
+
+def table(res: dict) -> str:
+    """One row per host: real-time factors, the plug's cost, the cache's speed-up, and its goal if it has one."""
+    rows = []
+    for name, r in res["hosts"].items():
+        row = {"host": name, "RTF generate": r["rtf"]["generate"], "RTF with features": r["rtf"]["with_features"],
+               "plug lite ×": r["plug"]["lite_ratio"], "plug tiny ×": r["plug"]["tiny_ratio"],
+               "cache speed-up 600 / 1800": " / ".join(f"{r['cache'][n]['speedup']:.1f}×" for n in ("600", "1800")
+                                                       if n in r.get("cache", {})) or "–"}  # fmt: skip
+        goal = GOALS.get(name)
+        if goal:
+            what, path, op, bound = goal
+            v = r
+            for k in path:
+                v = v[k]
+            met = v >= bound if op == ">=" else v <= bound
+            row["goal"] = f"{what} {op.replace('>=', '≥').replace('<=', '≤')} {bound:g}: {v:.3g}, {'met' if met else 'missed'}"
+        else:
+            row["goal"] = "–"
+        rows.append(row)
+    m = res["machine"]
+    return (f"{m['cpu']}, {m['threads']} thread(s), torch {m['torch']}\n\n"
+            + markdown_table(rows, floatfmt=".3f"))  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--hosts", nargs="*", default=[n for n in decoders.names() if n != "reference"])
+    ap.add_argument("--table", action="store_true", help="print the saved results (--out) as a table and stop")
     args = ap.parse_args()
+    if args.table:
+        print(table(json.loads(args.out.read_text())))
+        return
     res = run(args.quick, args.hosts)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=1) + "\n")
     print(f"wrote {args.out}")
+    print(table(res))
 
 
 if __name__ == "__main__":

@@ -66,6 +66,21 @@ def test_step_with_cache_equals_forward():
     assert x.grad[:, 0].abs().sum() > 0  # the last frame attends to the first
 
 
+def test_step_in_training_mode_attends_like_forward():
+    """Training mode takes the attention path for the one memory key (eval uses out_proj(v_t) directly);
+    with dropout 0 both modes give forward's numbers."""
+    torch.manual_seed(0)
+    dec = MotionDecoder(D, H, FF, 2, P, dropout=0.0)
+    x, memory = torch.randn(2, 11, D), torch.randn(2, 11, D)
+    for training in (True, False):
+        dec.train(training)
+        with torch.no_grad():
+            full, cache = dec(x, memory), dec.new_cache()
+            steps = torch.cat([dec.step(x[:, t : t + 1], memory, cache) for t in range(11)], 1)
+        torch.testing.assert_close(steps, full, atol=1e-5, rtol=1e-5)
+        assert (cache.memory_out[0] is None) == training
+
+
 def test_cache_belongs_to_one_memory():
     dec, memory = decoder(1), torch.randn(1, 4, D)
     cache = dec.new_cache()

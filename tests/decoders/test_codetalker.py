@@ -186,6 +186,45 @@ def test_cached_generation_equals_uncached_and_a_full_window_is_exact():
     assert not torch.allclose(model.generate(F_p, template, subject, mask=mask, window=2), cached, atol=1e-4)
 
 
+def original_generate(model: CodeTalker, F_p, template, subject, mask):
+    """The official loop, written out: the motion decoder re-run on the whole prefix, the whole code prefix
+    decoded by stage 1 at every frame and its last frame's offsets embedded as the next token."""
+    vq, N, D = model.vqvae, model.config.vq_face_quan_num, model.config.vq_zquant_dim
+    F_d = model.read_audio(F_p, None, mask)  # (B, T, d)
+    B, T, _ = F_d.shape
+    style = model.style_of(subject, B, F_d)
+    first = style if model.config.start_token == "style" else model.embed(template.new_zeros(B, 1, V, 3), style)
+    tokens, feats = [first], []
+    for _ in range(T):
+        h = model.decoder(model.ppe(torch.cat(tokens, 1)), F_d)[:, -1:]
+        feats.append(model.head(h).view(B, 1, N, D))
+        codes = vq.quantize(torch.cat(feats, 1))[0]  # (B, i + 1, N, D)
+        tokens.append(model.embed(vq.decode(codes)[:, -1:], style))
+    verts = vq.decode(vq.quantize(torch.cat(feats, 1))[0], mask) + template.unsqueeze(1)
+    return verts * mask[:, :, None, None]
+
+
+def test_generation_equals_the_official_loop():
+    """minGPT-style: the KV cache, stage 1's last block run for the last frame alone, and the feedback made
+    one (d, h) map give what the original loop gives."""
+    model = small_codetalker()
+    g = torch.Generator().manual_seed(2)
+    F_p, mask = pad([torch.randn(t, 5, generator=g) for t in (9, 6)])
+    template, subject = torch.randn(2, V, 3, generator=g), torch.tensor([0, 2])
+    with torch.no_grad():
+        expected = original_generate(model, F_p, template, subject, mask)
+    assert expected.abs().max() > 0.1
+    torch.testing.assert_close(model.generate(F_p, template, subject, mask=mask), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_last_only_decode_is_the_last_frame_of_the_full_decode():
+    torch.manual_seed(0)
+    vq = VQVAE(VQVAEConfig.tiny(n_vertices=V, **{**SMALL, "num_hidden_layers": 2})).eval()  # a block before the last
+    z = vq.quantize(torch.randn(3, 7, SMALL["face_quan_num"], SMALL["zquant_dim"]))[0]
+    with torch.no_grad():
+        torch.testing.assert_close(vq.decode(z, last_only=True), vq.decode(z)[:, -1:], atol=1e-6, rtol=1e-5)
+
+
 @pytest.mark.slow  # 9000 sequential steps: ~10 s on an idle core
 def test_five_minutes_of_input_with_a_window():
     model = small_codetalker(n_layers=1)

@@ -21,7 +21,9 @@ Deviations from the official code, and why:
 * ``step`` and a KV cache: a new frame attends to the cached keys/values of the previous frames, so
   generation costs O(T) one-token steps instead of re-running the decoder on the whole prefix
   (O(T^2) tokens). In eval mode it equals ``forward`` on the prefix (tested); the cross-attention
-  reads only the memory token the alignment mask allows (the same softmax, without the zeros).
+  reads only the memory token the alignment mask allows (the same softmax, without the zeros). That is
+  one token, and a softmax over one key is 1, so in eval its output, out_proj(v_t), is made once for all
+  frames; the temporal bias of a step is a slice of one row made once per cache.
 """
 
 from __future__ import annotations
@@ -86,7 +88,9 @@ class KVCache:
         self.keys: list[torch.Tensor | None] = [None] * n_layers  # (B, H, capacity, hd)
         self.values: list[torch.Tensor | None] = [None] * n_layers
         self.memory_kv: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * n_layers  # (B, H, S, hd)
+        self.memory_out: list[torch.Tensor | None] = [None] * n_layers  # (B, S, d): out_proj(v) of each token
         self.memory: torch.Tensor | None = None
+        self.bias: torch.Tensor | None = None  # (H, 1, S): the temporal bias of query S - 1 over keys 0 .. S - 1
 
     def append(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Store frame ``length``'s k, v (B, H, 1, hd) for `layer`; -> all keys, values (B, H, length + 1, hd)."""
@@ -169,11 +173,14 @@ class DecoderLayer(nn.Module):
         return self.norm3(x + self.dropout3(self.linear2(self.dropout(F.relu(self.linear1(x))))))
 
     def step(self, x: torch.Tensor, bias: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-             mem_k: torch.Tensor, mem_v: torch.Tensor) -> torch.Tensor:  # fmt: skip
-        """One frame x (B, 1, d) given all self-attention keys/values (its own included) and the memory's."""
+             cross: torch.Tensor | tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:  # fmt: skip
+        """One frame x (B, 1, d) given all self-attention keys/values (its own included) and `cross`: the
+        memory keys/values it may read, or (one key, eval) the cross-attention's output itself."""
         x = self.norm1(x + self.dropout1(self.self_attn.attend(self.self_attn.q(x), k, v, bias)))
         ca = self.multihead_attn
-        x = self.norm2(x + self.dropout2(ca.attend(ca.q(x), mem_k, mem_v, None)))
+        if isinstance(cross, tuple):
+            cross = ca.attend(ca.q(x), *cross, None)
+        x = self.norm2(x + self.dropout2(cross))
         return self.norm3(x + self.dropout3(self.linear2(self.dropout(F.relu(self.linear1(x))))))
 
 
@@ -216,24 +223,29 @@ class MotionDecoder(nn.Module):
     def step(self, x_t: torch.Tensor, memory: torch.Tensor, cache: KVCache) -> torch.Tensor:
         """x_t (B, 1, d): the token at position cache.length -> (B, 1, d); appends its keys/values to the cache.
         Equals ``forward(prefix + x_t, memory)[:, -1:]``."""
-        t = cache.length
+        t, S = cache.length, memory.shape[1]
         self._check(t + 1, memory)
         if cache.memory is None:
             cache.memory = memory
+            # the bias depends on i - j only: query t's row over keys 0..t is the tail of query S - 1's row
+            cache.bias = temporal_bias(self.n_heads, 1, S, self.period, q_start=S - 1, device=x_t.device,
+                                       dtype=x_t.dtype)  # (H, 1, S)  # fmt: skip
         elif cache.memory is not memory:
             raise ValueError("step: this KVCache was filled with another memory; start a new_cache()")
-        bias = temporal_bias(
-            self.n_heads, 1, t + 1, self.period, q_start=t, device=x_t.device, dtype=x_t.dtype
-        )
-        keep = (
-            alignment_mask(1, memory.shape[1], q_start=t, device=x_t.device)[0].nonzero().squeeze(1)
-        )  # (n,)
+        bias = cache.bias[:, :, S - 1 - t :].unsqueeze(0)  # (1, H, 1, t + 1)
         x = x_t
         for i, layer in enumerate(self.layers):
+            ca = layer.multihead_attn
             if cache.memory_kv[i] is None:
-                cache.memory_kv[i] = tuple(layer.multihead_attn.kv(memory))  # (B, H, S, hd) x 2
-            mem_k, mem_v = (m.index_select(2, keep) for m in cache.memory_kv[i])  # the keys frame t may read
+                cache.memory_kv[i] = tuple(ca.kv(memory))  # (B, H, S, hd) x 2
+            if self.training:  # dropout on the attention weights: attend to the one key frame t may read
+                cross = tuple(m[:, :, t : t + 1] for m in cache.memory_kv[i])
+            else:  # a softmax over one key is 1: the output is out_proj(v_t), made once for all t
+                if cache.memory_out[i] is None:
+                    mem_v = cache.memory_kv[i][1]  # (B, H, S, hd)
+                    cache.memory_out[i] = ca.out_proj(mem_v.transpose(1, 2).flatten(2))  # (B, S, d)
+                cross = cache.memory_out[i][:, t : t + 1]  # (B, 1, d)
             k, v = cache.append(i, *layer.self_attn.kv(x))
-            x = layer.step(x, bias.unsqueeze(0), k, v, mem_k, mem_v)
+            x = layer.step(x, bias, k, v, cross)
         cache.length = t + 1
         return x

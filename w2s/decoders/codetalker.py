@@ -55,6 +55,7 @@ from typing import ClassVar
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from w2s.data.batch import Batch
 from w2s.decoders.autoregressive import MotionDecoder, periodic_encoding
@@ -218,6 +219,10 @@ class CodeTalker(Decoder):
             T, self.config.fused_dim, self.config.period, 0, F_d.device, F_d.dtype
         )  # (T, d)
         kv = self.decoder.new_cache() if cache else None
+        # the fed-back token is motion_encoder(vertice_map_reverse(h)) + style for the VQ decoder's last output h:
+        # two linear maps through the 3V offsets, made one (d, h) map here
+        W_e, W_r = self.motion_encoder, vq.vertice_map_reverse
+        feedback = W_e.weight @ W_r.weight, W_e.weight @ W_r.bias + W_e.bias  # (d, h), (d,)
         tokens, feats, codes = [], [], []  # per step: (B, 1, d), (B, 1, N, D), (B, 1, N, D)
         for i in range(T):
             if kv is not None:
@@ -229,8 +234,8 @@ class CodeTalker(Decoder):
             codes.append(vq.quantize(feats[-1])[0])
             if i + 1 < T:
                 lo = 0 if window is None else max(0, i + 1 - window)
-                last = vq.decode(torch.cat(codes[lo:], 1), last_only=True)  # (B, 1, V, 3)
-                tok = self.embed(last, style)
+                last = vq.decode_hidden(torch.cat(codes[lo:], 1), last_only=True)  # (B, 1, h)
+                tok = F.linear(last, *feedback) + style  # = embed(the last frame's offsets, style)
         z_q = vq.quantize(torch.cat(feats, 1))[0]  # (B, T, N, D)
         verts = vq.decode(z_q, mask) + template.unsqueeze(1)  # (B, T, V, 3)
         return verts if mask is None else verts * mask[:, :, None, None].to(verts.dtype)

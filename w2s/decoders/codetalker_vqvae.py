@@ -156,16 +156,20 @@ class Block(nn.Module):
             nn.Linear(h, cfg.intermediate_size), nn.GELU(), nn.Linear(cfg.intermediate_size, h)
         )
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        """x (B, T, C), mask (B, T) -> (B, T, C); last_only: (B, 1, C), the last frame's output alone (every
+        frame is still a key and a value)."""
         B, T, C = x.shape
         q, k, v = (
             t.view(B, T, self.n_head, -1).transpose(1, 2) for t in self.to_qkv(self.ln_1(x)).split(C, -1)
         )
+        if last_only:
+            q, x = q[:, :, -1:], x[:, -1:]
         y = F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask[:, None, None, :], scale=self.scale
-        )  # (B, H, T, hd)
-        x = x + self.to_out(y.transpose(1, 2).reshape(B, T, C))
-        return x + self.mlp(self.ln_2(x))  # (B, T, C)
+        )  # (B, H, T_q, hd)
+        x = x + self.to_out(y.transpose(1, 2).reshape(B, -1, C))
+        return x + self.mlp(self.ln_2(x))  # (B, T_q, C)
 
 
 class Stack(nn.Module):
@@ -180,7 +184,8 @@ class Stack(nn.Module):
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.num_hidden_layers))
         self.register_buffer("pe0", sinusoid(torch.zeros(1), cfg.hidden_size), persistent=False)  # (1, h)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        """(B, T, h), (B, T) -> (B, T, h); last_only: (B, 1, h), the last frame (its last block runs one query)."""
         x = self.linear_embedding(self.squasher(x, mask))  # (B, T, h)
         pe = (
             self.pe0
@@ -188,9 +193,9 @@ class Stack(nn.Module):
             else sinusoid(torch.arange(x.shape[1], device=x.device), x.shape[-1])
         )
         x = self.dropout(x + pe)
-        for block in self.blocks:
-            x = block(x, mask)
-        return x
+        for i, block in enumerate(self.blocks):
+            x = block(x, mask, last_only=last_only and i == len(self.blocks) - 1)
+        return x[:, -1:] if last_only else x
 
 
 class VQVAE(nn.Module, CheckpointMixin):
@@ -243,13 +248,18 @@ class VQVAE(nn.Module, CheckpointMixin):
         self, z_q: torch.Tensor, mask: torch.Tensor | None = None, last_only: bool = False
     ) -> torch.Tensor:
         """z_q (B, T, N, D), mask (B, T) -> offsets (B, T, V, 3), 0 on padded frames; last_only: (B, 1, V, 3)
-        of the last frame (the whole sequence is still decoded: the decoder is bidirectional)."""
+        of the last frame (every frame still goes through all but the last block: the decoder is bidirectional)."""
         B, T = z_q.shape[:2]
         mask = self._mask(z_q, mask)
-        h = self.decoder(z_q.reshape(B, T, -1), mask)  # (B, T, h)
+        h = self.decode_hidden(z_q, mask, last_only)  # (B, T or 1, h)
         if last_only:
-            return self.vertice_map_reverse(h[:, -1:]).view(B, 1, -1, 3)
+            return self.vertice_map_reverse(h).view(B, 1, -1, 3)
         return (self.vertice_map_reverse(h) * mask[..., None]).view(B, T, -1, 3)
+
+    def decode_hidden(self, z_q: torch.Tensor, mask: torch.Tensor | None = None, last_only: bool = False) -> torch.Tensor:
+        """The decoder's output before ``vertice_map_reverse``: z_q (B, T, N, D) -> (B, T, h), or (B, 1, h)."""
+        B, T = z_q.shape[:2]
+        return self.decoder(z_q.reshape(B, T, -1), self._mask(z_q, mask), last_only=last_only)
 
     def forward(self, offsets: torch.Tensor, mask: torch.Tensor | None = None):
         """offsets (B, T, V, 3) -> reconstruction (B, T, V, 3), indices (B, T, N), vq_loss."""

@@ -146,17 +146,23 @@ class FaceFormer(Decoder):
         dec, T = self.transformer_decoder, memory.shape[1]
         pe = self.ppe(T, memory)  # (T, d)
         kv = dec.new_cache()
-        tokens, outs = self.first_token(style), []
+        # the next token is vertice_map(vertice_map_r(h)) + style: two linear maps through the 3V offsets. At
+        # inference they are made one (d, d) map, so a step never leaves d dimensions, and the offsets come in
+        # one pass at the end; in training the graph goes through both maps, as the original's
+        W_m, W_r = self.vertice_map, self.vertice_map_r
+        fast = not torch.is_grad_enabled()
+        feedback = W_m.weight @ W_r.weight, W_m.weight @ W_r.bias + W_m.bias  # (d, d), (d,)
+        tokens, hs = self.first_token(style), []
         for t in range(T):
             if cache:
                 h = dec.step(self.ppe_dropout(tokens[:, -1:] + pe[t]), memory, kv)  # (B, 1, d)
             else:
                 h = dec(self.ppe_dropout(tokens + pe[: t + 1]), memory)[:, -1:]  # (B, 1, d)
-            outs.append(self.vertice_map_r(h))  # (B, 1, 3V)
+            hs.append(h if fast else W_r(h))  # (B, 1, d) | (B, 1, 3V)
             if t + 1 < T:
-                nxt = self.vertice_map(outs[-1]) + style  # (B, 1, d)
+                nxt = (F.linear(h, *feedback) if fast else W_m(hs[-1])) + style  # (B, 1, d)
                 tokens = nxt if cache else torch.cat([tokens, nxt], 1)
-        return torch.cat(outs, 1)  # (B, T, 3V)
+        return W_r(torch.cat(hs, 1)) if fast else torch.cat(hs, 1)  # (B, T, 3V)
 
     def first_token(self, style: torch.Tensor) -> torch.Tensor:
         """(B, 1, d): the style alone, or the embedding of a zero offset + style (what teacher forcing feeds)."""
