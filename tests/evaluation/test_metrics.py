@@ -177,3 +177,26 @@ def test_errors():
         metrics.homophone_lve([PRED], [GT], LIPS, [], fps=30)
     with pytest.raises(ValueError, match="invalid time span"):
         metrics.homophone_lve([PRED], [GT], LIPS, [[(0.5, 0.1)]], fps=30)
+
+
+def test_lip_metrics_of_lips_only_equal_those_of_whole_meshes():
+    """The evaluation converts the lips once (lips_only) and scores them with indices 0..L-1: the same numbers
+    as on the whole meshes, to the last bit; a mesh of the wrong shape is named."""
+    from w2s.evaluation.lip_timing import lve_dtw, mtm
+    from w2s.evaluation.metrics import homophone_lve, lve
+    from w2s.evaluation.sequences import lips_only
+
+    rng = np.random.default_rng(0)
+    gts = [rng.normal(size=(t, 12, 3)).astype(np.float32) for t in (20, 31)]
+    preds = [g[:-2] + 0.1 * rng.normal(size=g[:-2].shape).astype(np.float32) for g in gts]  # shorter: the min-length rule
+    lips, spans = np.array([7, 2, 9, 4]), [[(0.1, 0.4)], [(0.2, 0.5)]]
+    (lp, idx), lg = lips_only(preds, lips), lips_only([g.reshape(len(g), -1) for g in gts], lips)[0]  # (T, V*3) too
+    assert idx.tolist() == [0, 1, 2, 3] and lp[0].shape == (18, 4, 3) and lp[0].dtype == np.float64
+    assert lve(lp, lg, idx) == lve(preds, gts, lips)
+    assert homophone_lve(lp, lg, idx, spans, 30) == homophone_lve(preds, gts, lips, spans, 30)
+    assert lve_dtw(lp, lg, idx, 30) == lve_dtw(preds, gts, lips, 30)
+    np.testing.assert_equal(mtm(lp, lg, idx, 30), mtm(preds, gts, lips, 30))
+    with pytest.raises(ValueError, match="sequence 0"):
+        lips_only([np.zeros((5, 4))], lips)
+    with pytest.raises(ValueError, match="lips"):
+        lips_only(preds, [99])

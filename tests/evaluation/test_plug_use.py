@@ -8,6 +8,7 @@ from w2s.data.corpus import Corpus
 from w2s.decoders.base import DecoderError
 from w2s.decoders.inputs import OracleWord, SemanticSource, load_clips
 from w2s.decoders.training import DecoderRecipe, load_run, train_decoder
+from w2s.evaluation.decoders import evaluate_decoder
 from w2s.evaluation.plug_use import code_gain, seed_change, use_test
 from w2s.fusion import FusionConfig, FusionError, SemanticFusion
 
@@ -100,6 +101,20 @@ def test_use_test_sees_a_model_that_reads_F_s(trained, smoke_corpus):
     assert set(std["minimal_pair_accuracy"]) == {"own", "swap", "mean"}
     with pytest.raises(ValueError, match="none decoder"):
         use_test(trained["none0"][0])
+
+
+def test_use_test_reuses_the_evaluations_own_generation(trained):
+    """The grid hands use_test the evaluation's predictions (condition 0, sample 0): the same result as
+    generating them again; predictions of other clips are refused."""
+    folder = trained["std"][0]
+    res = evaluate_decoder(folder, split="test", conditions=0, with_baseline=False, keep=(0, 0))
+    own = res.pop("predictions")
+    assert len(own) == res["metrics"]["n_sequences"]
+    assert evaluate_decoder(folder, split="test", conditions=0, with_baseline=False, keep=(1, 0)).get("predictions") is None
+    again, reused = use_test(folder, split="test"), use_test(folder, split="test", own=own)
+    assert reused["swap"] == pytest.approx(again["swap"]) and reused["minimal_pair_accuracy"] == again["minimal_pair_accuracy"]
+    with pytest.raises(ValueError, match="one per clip"):
+        use_test(folder, split="test", own=own[:-1])
 
 
 def test_code_gain_is_own_minus_another_per_clip_with_an_interval():

@@ -35,6 +35,7 @@ from w2s.encoders import load_encoder
 from w2s.evaluation.lip_timing import lve_dtw, mtm
 from w2s.evaluation.metrics import evaluate, homophone_lve, lve, mve
 from w2s.evaluation.minimal_pairs import clip_counterfactuals, corpus_counterfactuals, minimal_pair_accuracy
+from w2s.evaluation.sequences import lips_only
 from w2s.nn.checkpoint import _fits, _hint_name
 
 
@@ -69,16 +70,19 @@ def _mean_words(runs: list[list[dict]]) -> list[dict]:
     return out
 
 
-def per_clip_metrics(preds, gts, lips, spans: list | None, fps: float) -> dict[str, list[float]]:
+def per_clip_metrics(preds, gts, lips, spans: list | None, fps: float, lip_gts: list | None = None) -> dict[str, list[float]]:
     """LVE, MVE, MTM (ms, ``nan`` where no lip extrema match), DTW-aligned LVE and homophone-LVE of each
-    clip alone (``nan`` where a clip says no pair word): what a paired test compares, clip by clip."""
-    out = {"lve": [lve([p], [g], lips) for p, g in zip(preds, gts, strict=True)],
+    clip alone (``nan`` where a clip says no pair word): what a paired test compares, clip by clip.
+    `lip_gts`: ``lips_only(gts, lips)[0]`` when the caller has it (the lip metrics read the lips alone)."""
+    lp, lip = lips_only(preds, lips)
+    lg = lip_gts if lip_gts is not None else lips_only(gts, lips)[0]
+    out = {"lve": [lve([p], [g], lip) for p, g in zip(lp, lg, strict=True)],
            "mve": [mve([p], [g]) for p, g in zip(preds, gts, strict=True)],
-           "mtm_ms": [mtm([p], [g], lips, fps) for p, g in zip(preds, gts, strict=True)],
-           "lve_dtw": [lve_dtw([p], [g], lips, fps) for p, g in zip(preds, gts, strict=True)]}  # fmt: skip
+           "mtm_ms": [mtm([p], [g], lip, fps) for p, g in zip(lp, lg, strict=True)],
+           "lve_dtw": [lve_dtw([p], [g], lip, fps) for p, g in zip(lp, lg, strict=True)]}  # fmt: skip
     if spans is not None:
-        out["homophone_lve"] = [homophone_lve([p], [g], lips, [s], fps) if s else float("nan")
-                                for p, g, s in zip(preds, gts, spans, strict=True)]  # fmt: skip
+        out["homophone_lve"] = [homophone_lve([p], [g], lip, [s], fps) if s else float("nan")
+                                for p, g, s in zip(lp, lg, spans, strict=True)]  # fmt: skip
     return out
 
 
@@ -188,12 +192,15 @@ DEFAULT_SAMPLES = 5  # samples per clip for a host that samples (diffusion), so 
 
 
 def evaluate_decoder(folder, root=None, split: str = "test", conditions="all", batch_size: int = 16,
-                     with_baseline: bool = True, num_samples: int | None = None, **generate_kwargs) -> dict:  # fmt: skip
+                     with_baseline: bool = True, num_samples: int | None = None, keep: tuple | None = None,
+                     **generate_kwargs) -> dict:  # fmt: skip
     """Metrics of the decoder trained into `folder` on `split` of `root` (default: the dataset it was trained on).
 
     A host that samples (``stochastic``) is generated `num_samples` times per clip and condition (sampling
     seeds 0..n-1): ``metrics`` are the means over samples, ``sample_std`` the standard deviation of the
-    per-sample metrics, ``diversity`` the mean distance between two samples of a clip."""
+    per-sample metrics, ``diversity`` the mean distance between two samples of a clip. `keep` = (condition,
+    sample): that generation's predictions are returned too, under ``"predictions"`` (arrays, not JSON), when
+    it is one of those made."""
     model, record, encoder, sem = load_trained(folder)
     recipe = recipe_of(record)
     root = Path(root or record["data"]["root"])
@@ -210,16 +217,20 @@ def evaluate_decoder(folder, root=None, split: str = "test", conditions="all", b
     spans = pair_spans(root, [c.alignment for c in clips])
     gts, tmpl = [c.vertices.numpy() for c in clips], [c.template.numpy() for c in clips]
     cfs = clip_counterfactuals(root, clips)  # minimal-pair lip accuracy's counterfactuals, rendered once
+    lip_gts, lip = lips_only(gts, ds.lips)  # the lip metrics' ground truth, converted once
     t0 = time.perf_counter()
-    per, spread, words, clip_rows = [], [], [], []
+    per, spread, words, clip_rows, kept = [], [], [], [], None
     for k in conds:
         samples = [[] for _ in clips]
         for s in range(n_samples):
             kw = {**generate_kwargs, "seed": s} if stochastic else generate_kwargs
             preds = generate_clips(model, clips, k, batch_size, **kw)
+            if keep == (k, s):
+                kept = preds
+            lip_preds = lips_only(preds, ds.lips)[0]
             per.append({"condition": k, "sample": s, **evaluate(preds, gts, tmpl, ds.lips, ds.upper_face, spans, fps=ds.fps),
-                        **_minimal_pairs(preds, gts, cfs, ds.lips, words)})  # fmt: skip
-            clip_rows.append(per_clip_metrics(preds, gts, ds.lips, spans, ds.fps))
+                        **_minimal_pairs(lip_preds, lip_gts, cfs, lip, words)})  # fmt: skip
+            clip_rows.append(per_clip_metrics(preds, gts, ds.lips, spans, ds.fps, lip_gts))
             if n_samples > 1:
                 for i, p in enumerate(preds):
                     samples[i].append(p)
@@ -246,6 +257,8 @@ def evaluate_decoder(folder, root=None, split: str = "test", conditions="all", b
         out["minimal_pair_words"] = _mean_words(words)
     if with_baseline:
         out["baseline"] = baseline(root, split, spec)
+    if kept is not None:
+        out["predictions"] = kept
     return out
 
 

@@ -192,8 +192,10 @@ def run_cell(plan: GridPlan, host: str, semantic: str, seed: int, threads: int |
     t1 = time.perf_counter()
     options = plan.eval_options(host)
     conditions = options["conditions"] if options["conditions"] == "all" else int(options["conditions"])
+    keep = (plan.use_condition, 0) if semantic != "none" else None  # the use test's own-F_s generation
     res = evaluate_decoder(folder, split=options["split"], conditions=conditions, with_baseline=False,
-                           num_samples=options["num_samples"])  # fmt: skip
+                           num_samples=options["num_samples"], keep=keep)  # fmt: skip
+    own = res.pop("predictions", None)
     words = res.get("minimal_pair_words") or []
     out = {"host": host, "semantic": semantic, "seed": seed, "folder": str(folder), "eval": options,
            "metrics": res["metrics"], "sample_std": res["sample_std"], "per_clip": res["per_clip"],
@@ -206,7 +208,7 @@ def run_cell(plan: GridPlan, host: str, semantic: str, seed: int, threads: int |
            "train_steps": record["train"]["max_steps"]}  # fmt: skip
     if semantic != "none":
         t2 = time.perf_counter()
-        out["use"] = use_test(folder, options["split"], plan.use_condition)
+        out["use"] = use_test(folder, options["split"], plan.use_condition, own=own)
         out["use_seconds"] = round(time.perf_counter() - t2, 2)
     write_json(_eval_file(folder, options), out)
     return json_safe(out)  # as a later cache hit reads it: NaN as None

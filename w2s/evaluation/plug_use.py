@@ -35,6 +35,7 @@ from w2s.decoders.training import dataset_of, recipe_of
 from w2s.evaluation.decoders import generate_clips, load_trained, pair_spans
 from w2s.evaluation.metrics import homophone_lve, lve
 from w2s.evaluation.minimal_pairs import clip_counterfactuals, minimal_pair_accuracy
+from w2s.evaluation.sequences import lips_only
 from w2s.evaluation.stats import crossed_interval
 from w2s.utils.runtime import set_seed
 
@@ -91,8 +92,10 @@ def _initial(model, seed: int):
     return init.eval()
 
 
-def use_test(folder, split: str = "test", condition: int | None = 0) -> dict:
-    """The use test and the plug's scale of the plugged decoder trained into `folder` (module docstring)."""
+def use_test(folder, split: str = "test", condition: int | None = 0, own: list[np.ndarray] | None = None) -> dict:
+    """The use test and the plug's scale of the plugged decoder trained into `folder` (module docstring).
+    `own`: the predictions with the clips' own F_s under `condition` (sampling seed 0), when the caller has
+    them (``evaluate_decoder(keep=(condition, 0))``): they are not generated again."""
     model, record, encoder, sem = load_trained(folder)
     recipe = recipe_of(record)
     if recipe.semantic == "none":
@@ -105,18 +108,23 @@ def use_test(folder, split: str = "test", condition: int | None = 0) -> dict:
     F_s = torch.stack([c.F_s for c in clips])
     order = _swap_order(F_s)
     mean = F_s.mean(0)
-    own = _predict(model, clips, condition)
+    if own is None:
+        own = _predict(model, clips, condition)
+    elif len(own) != len(clips) or any(len(p) != c.n_frames for p, c in zip(own, clips, strict=True)):
+        raise ValueError(f"use_test: `own` holds {len(own)} predictions, not one per clip of {split!r} ({len(clips)})")
     swapped = _predict(model, [replace(c, F_s=F_s[j]) for c, j in zip(clips, order, strict=True)], condition)
     meaned = _predict(model, [replace(c, F_s=mean) for c in clips], condition)
-    gts = [c.vertices.numpy() for c in clips]
+    # every measure here reads the lips alone: converted and checked once
+    (own, lip), swapped, meaned = lips_only(own, ds.lips), lips_only(swapped, ds.lips)[0], lips_only(meaned, ds.lips)[0]
+    gts = lips_only([c.vertices for c in clips], ds.lips)[0]
     out = {"split": split, "condition": condition, "n_clips": len(clips),
            "n_swapped": int(sum(j != i for i, j in enumerate(order))),
-           "swap": lip_change(own, swapped, ds.lips, spans, ds.fps),
-           "mean": lip_change(own, meaned, ds.lips, spans, ds.fps),
+           "swap": lip_change(own, swapped, lip, spans, ds.fps),
+           "mean": lip_change(own, meaned, lip, spans, ds.fps),
            "scale": {"after": plug_scale(model, clips), "before": plug_scale(_initial(model, recipe.seed), clips)}}  # fmt: skip
     cfs = clip_counterfactuals(root, clips)
     if cfs is not None:
-        scored = {name: minimal_pair_accuracy(preds, gts, cfs, ds.lips)
+        scored = {name: minimal_pair_accuracy(preds, gts, cfs, lip)
                   for name, preds in (("own", own), ("swap", swapped), ("mean", meaned))}  # fmt: skip
         out["minimal_pair_accuracy"] = {name: r["accuracy"] for name, r in scored.items()}
         out["minimal_pair_gain"] = code_gain(scored["own"]["words"], scored["swap"]["words"])
@@ -152,9 +160,10 @@ def seed_change(folders: list, split: str = "test", condition: int | None = 0) -
         if lips is None:
             ds = FaceDataset(root, split, spec=spec)
             lips, fps, spans = ds.lips, ds.fps, pair_spans(root, [c.alignment for c in clips])
-        preds.append(_predict(model, clips, condition))
+        lip_preds, lip = lips_only(_predict(model, clips, condition), lips)  # what lip_change reads
+        preds.append(lip_preds)
     pairs = [
-        lip_change(preds[i], preds[j], lips, spans, fps)
+        lip_change(preds[i], preds[j], lip, spans, fps)
         for i in range(len(preds))
         for j in range(i + 1, len(preds))
     ]

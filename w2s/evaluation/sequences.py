@@ -108,3 +108,19 @@ def _templates(templates, n: int, n_vertices: int) -> list[np.ndarray]:
             raise ValueError(f"templates[{i}]: contains NaN/inf")
         out.append(a)
     return out
+
+
+def lips_only(seqs: list, lips) -> tuple[list[np.ndarray], np.ndarray]:
+    """The lip vertices of each sequence, (T, L, 3) float64, and their indices in the result (0 .. L - 1):
+    what a lip metric reads, converted and checked once instead of the whole mesh at every call. A lip
+    metric of (``lips_only(preds)``, ``lips_only(gts)``, the new indices) equals it on the whole meshes."""
+    out, lip = [], None
+    for i, x in enumerate(seqs):
+        a = np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x)
+        if a.ndim == 2 and a.shape[1] % 3 == 0:
+            a = a.reshape(a.shape[0], -1, 3)
+        if a.ndim != 3 or a.shape[2] != 3:
+            raise ValueError(f"sequence {i}: expected shape (T, V, 3) or (T, V*3), got {a.shape}")
+        lip = _indices(lips, a.shape[1], "lips") if lip is None else lip
+        out.append(_sequence(a[:, lip], f"sequence {i}'s lips"))
+    return out, np.arange(0 if lip is None else len(lip))
