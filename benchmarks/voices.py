@@ -37,9 +37,12 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
+import w2s  # noqa: F401  (first: pins threads and kernels before numpy and torch load)
 
-import w2s  # noqa: F401  (first: pins threads and kernels before torch loads)
+# isort: off
+import numpy as np
+# isort: on
+
 from w2s.corpus import voices
 from w2s.data.audio import load_audio
 from w2s.data.corpus import Corpus

@@ -100,9 +100,10 @@ def generate_clips(model, clips: list[Clip], subject: int | None = None, batch_s
     return out
 
 
-def baseline(root, split: str = "test", spec=None) -> dict:
-    """Metrics of "template + mean training offset" on `split`."""
-    train = FaceDataset(root, "train", spec=spec)
+def baseline(root, split: str = "test", spec=None, train_root=None) -> dict:
+    """Metrics of "template + mean training offset" on `split`; the offset from `train_root`'s training split
+    (default `root`'s: another rendering of the same speakers, e.g. a test voice, has no training split)."""
+    train = FaceDataset(train_root or root, "train", spec=spec)
     total, n = 0.0, 0
     for i, e in enumerate(train.entries):
         off = train.load_vertices(i) - train.templates[e.subject]  # (T, V, 3)
