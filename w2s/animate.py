@@ -14,7 +14,11 @@ Long inputs are generated in windows of ``chunk_s`` seconds overlapping by ``ove
 linearly across each overlap. Every host takes any length (no 600-frame cap; 3,000 frames of the tiny
 FaceFormer take seconds), but the hosts learned from sentences of a few seconds and Wav2Sem's F_s is
 one vector per *sentence*: a window per few seconds gives each stretch of speech its own F_s, keeps
-autoregressive drift short, and drives the progress bar. ``chunk_s=0`` generates in one pass.
+autoregressive drift short, and drives the progress bar. ``chunk_s=0`` generates in one pass. A
+time-local source (one F_s per frame) is computed once for the whole input and each window reads its
+frames' slice. The time-local oracles (``oracle_text_local``, ``oracle_viseme``) read a corpus's word or
+phoneme alignments, which a wav does not have: animate refuses their decoders, as it refuses the
+``oracle_word`` control.
 
 Outputs appear only when everything succeeded: the mp4 (H.264 + AAC, :func:`w2s.viz.render.render_video`),
 with ``npy`` the vertices (T, V, 3) float32 beside it (``OUT.npy``), with ``meshes`` one OBJ or PLY per
@@ -53,6 +57,9 @@ from w2s.viz.mesh_io import export_mesh
 from w2s.viz.render import render_video
 
 SEMANTICS = ("none", "wav2sem", "oracle_text")
+# sources that read a corpus's alignments, not the audio: what each needs, for the refusal
+ALIGNED = {"oracle_word": "the corpus's pair word", "oracle_text_local": "the corpus's word alignments",
+           "oracle_viseme": "the corpus's phoneme alignments"}  # fmt: skip
 MESH_FORMATS = ("obj", "ply")
 _MESH_FILE = re.compile(r"frame_[0-9]+\.(obj|ply)")  # what animate writes into OUT_obj/ or OUT_ply/
 CHUNK_S = 8.0  # seconds per generation window (0: one pass)
@@ -103,6 +110,9 @@ def resolve_model(host: str, semantic: str | None, model=None) -> Path:
     """The run folder to use: `model` (checked to hold a `host` decoder), else :func:`find_model`'s."""
     if host not in decoders.names():
         raise AnimateError(f"--host: unknown host {host!r}; choose one of {', '.join(decoders.names())}")
+    if semantic in ALIGNED:
+        raise AnimateError(f"--semantic {semantic} reads {ALIGNED[semantic]} (alignments.json), which a wav does not "
+                           "have; animate a none, wav2sem or oracle_text decoder")  # fmt: skip
     if semantic is not None and semantic not in SEMANTICS:
         raise AnimateError(f"--semantic must be one of {', '.join(SEMANTICS)}, got {semantic!r}")
     if model is not None:
@@ -257,11 +267,12 @@ def animate(wav, host: str, out, semantic: str | None = None, model=None, subjec
     kwargs = {"seed": 0} if stochastic else {}
     verts = np.zeros((n_frames, n_vertices, 3), np.float32)
     t1 = time.perf_counter()
+    # a time-local F_s: once, for the whole input; each window gets its frames' slice
+    stream = _F_s(sem, padded, n_frames, fps, text) if getattr(sem, "per_frame", False) else None
     for (s, e), w in progress(list(zip(win, weights, strict=True)), desc="animate", unit="window"):
         piece = padded[round(s * per_frame) : round(e * per_frame)]
-        clip = _clip(
-            piece, e - s, fps, encoder, sem, text, recipe.finetune_encoder, name, index, template, k_data
-        )
+        clip = _clip(piece, e - s, fps, encoder, sem, text, recipe.finetune_encoder, name, index, template, k_data,
+                     None if stream is None else stream[s:e])  # fmt: skip
         verts[s:e] += w[:, None, None].astype(np.float32) * generate_clips(net, [clip], None, 1, **kwargs)[0]
     t_generate = time.perf_counter() - t1
 
@@ -313,6 +324,10 @@ def _check_run(folder: Path, host: str, semantic: str | None, text: str | None) 
     if recipe.get("semantic") == "oracle_word":
         raise AnimateError(f"--model {folder} is a positive control (oracle_word: it reads the corpus's pair word, "
                            "not the audio); animate a none, wav2sem or oracle_text decoder")  # fmt: skip
+    if recipe.get("semantic") in ALIGNED:
+        sem = recipe["semantic"]
+        raise AnimateError(f"--model {folder} reads {ALIGNED[sem]} ({sem}, alignments.json), which a wav does not "
+                           "have; animate a none, wav2sem or oracle_text decoder")  # fmt: skip
     if recipe.get("semantic") == "oracle_text" and not (text and text.strip()):
         raise AnimateError(f"--model {folder} reads the transcript's text vector (oracle_text): pass --text")
     if recipe.get("semantic") == "oracle_text" and not any(c.isalnum() for c in text):
@@ -337,14 +352,21 @@ def _subject(subject: str | None, train: list[str], templates: dict) -> tuple[st
                        f"(or an index 0..{len(train) - 1})")  # fmt: skip
 
 
+def _F_s(sem, audio: np.ndarray, n_frames: int, fps: float, text) -> np.ndarray | None:
+    """The trained source's F_s of `audio`: (C_s,), or (n_frames, C_s) for a time-local source; None for none."""
+    F_s = sem.vectors([audio], [text], ["animate"], n_frames=[n_frames], fps=fps)
+    return None if F_s is None else np.ascontiguousarray(F_s[0])
+
+
 def _clip(audio: np.ndarray, n_frames: int, fps: float, encoder, sem, text, own_encoder: bool, subject: str,
-          index: int, template: torch.Tensor, dataset: int) -> Clip:  # fmt: skip
+          index: int, template: torch.Tensor, dataset: int, stream: np.ndarray | None = None) -> Clip:  # fmt: skip
     """One window as a decoder clip: F_p from the trained encoder (or the audio, for a host that runs its
-    own), F_s from the trained source; no ground truth (the template stands in for the vertex count)."""
+    own), F_s from the trained source (`stream`: a time-local source's frames of this window); no ground
+    truth (the template stands in for the vertex count)."""
     F_p = None
     if not own_encoder:
         F_p = torch.from_numpy(align_to_fps(encoder.encode(audio), encoder.rate, fps, n_frames))
-    F_s = sem.vectors([audio], [text], ["animate"])
+    F_s = _F_s(sem, audio, n_frames, fps, text) if stream is None else np.ascontiguousarray(stream)
     return Clip("animate", subject, index, template, template.expand(n_frames, -1, -1), F_p,
-                None if F_s is None else torch.from_numpy(np.ascontiguousarray(F_s[0])), fps, text, None,
+                None if F_s is None else torch.from_numpy(F_s), fps, text, None,
                 torch.from_numpy(audio) if own_encoder else None, dataset)  # fmt: skip

@@ -2,11 +2,14 @@
 
     fuse = SemanticFusion(FusionConfig(audio_dim=768, semantic_dim=384, out_dim=1024))
     F_d = fuse(F_p, F_s, mask)      # (B, T, 768), (B, 384), (B, T) -> (B, T, 1024)
+    F_d = fuse(F_p, F_s_t, mask)    # a time-local source: F_s_t (B, T, 384), one vector per frame of F_p
 
 F_p are the host model's own frame features (its audio encoder's output, at its frame rate), F_s
 one Wav2Sem vector per utterance. ``W_s`` (the paper's inner FC) maps F_s into the audio feature
 space, it is added to every frame of its own utterance, and ``W_out`` (the outer FC: in CodeTalker
 the existing ``audio_feature_map``) maps the sum to what the decoder reads. F_d replaces F_p.
+A time-local source (beyond the paper) gives frame t of item b its own vector, F_s (B, T, C_s) with
+F_p's T (zeros allowed, e.g. in pauses): the same W_s, added frame by frame instead of broadcast.
 
 semantic_source
 * ``"wav2sem"``: F_s from a frozen Wav2Sem (the paper);
@@ -16,6 +19,11 @@ semantic_source
 * ``"oracle_word"``: a positive control, not a method: a fixed random unit code of the near-homophone
   word the sentence says (zero for a clip without one). It carries the answer in the same
   utterance-constant form, so a host that cannot use it cannot use any sentence vector either;
+* ``"oracle_text_local"`` (time-local, (B, T, C_s)): each frame gets the text embedding (``oracle_text``'s
+  sentence model) of the word spoken at that frame, from the corpus's word timings; zero in pauses;
+* ``"oracle_viseme"`` (time-local, (B, T, 13)): the one-hot viseme class of the phoneme spoken at each
+  frame (``w2s.corpus.visemes``; "silence" is a class of its own). The second positive control: it
+  carries the lips' answer frame by frame;
 * ``"none"``: the baseline, ``W_out(F_p)``; F_s is ignored and there is no ``W_s``. ``W_out`` is
   created first, so with the same seed the baseline and the plugged model start from the same
   ``W_out``, and they differ only by the ``W_s F_s`` term.
@@ -33,7 +41,9 @@ through a default-initialised W_s, whose clip-varying part is a few percent of |
 point (the official CodeTalker code adds BERT-scale vectors, and its text oracle with no projection at
 all). With ``standardize=True`` F_s is first centred on the training clips' mean and scaled so that its
 per-element RMS matches F_p's (``fit_standardization``, called once before training; the statistics
-are buffers, saved with the model and never trained).
+are buffers, saved with the model and never trained). For a time-local source the statistics are over
+the training *frames*, every frame counted, pauses (all-zero vectors) included: they are what W_s reads
+at every frame, and F_p's RMS is over all frames too.
 """
 
 from __future__ import annotations
@@ -45,7 +55,8 @@ import torch.nn as nn
 
 from w2s.data.batch import as_mask
 
-SOURCES = ("none", "wav2sem", "oracle_text", "oracle_word")
+SOURCES = ("none", "wav2sem", "oracle_text", "oracle_word", "oracle_text_local", "oracle_viseme")
+TIME_LOCAL = ("oracle_text_local", "oracle_viseme")  # sources with one vector per frame: F_s (B, T, C_s)
 PLUG_SCALES = ("raw", "standardize")  # F_s as it comes (the paper) | centred and scaled to F_p's RMS
 
 
@@ -58,7 +69,7 @@ class FusionConfig:
     audio_dim: int  # C_p: the host encoder's frame feature size (F_p)
     semantic_dim: int  # C_s: the semantic vector's size (F_s; 384 MiniLM, 768 BERT)
     out_dim: int  # what the host decoder reads (CodeTalker: 1024)
-    semantic_source: str = "wav2sem"  # "none" | "wav2sem" | "oracle_text" | "oracle_word"
+    semantic_source: str = "wav2sem"  # one of SOURCES: "none" | "wav2sem" | "oracle_text" | "oracle_word" | ...
     standardize: bool = False  # centre F_s on the training mean and scale it to F_p's RMS before W_s
 
     def __post_init__(self):
@@ -89,12 +100,14 @@ class SemanticFusion(nn.Module):
 
     @torch.no_grad()
     def fit_standardization(self, F_s: torch.Tensor, F_p_rms: float) -> dict:
-        """F_s (N, semantic_dim) of the training clips, F_p_rms: the per-element RMS of their F_p frames.
+        """F_s (N, semantic_dim): one row per training clip, or, for a time-local source, per training frame
+        (every frame, pauses included); F_p_rms: the per-element RMS of the clips' F_p frames.
         Sets the mean and the gain so that the centred F_s has F_p's per-element RMS."""
         if not self.standardizes:
             raise FusionError("fit_standardization: this plug was built without standardize=True")
         if F_s.ndim != 2 or F_s.shape[1] != self.config.semantic_dim or len(F_s) < 2:
-            raise FusionError(f"fit_standardization: F_s must be (N >= 2, {self.config.semantic_dim}), got {tuple(F_s.shape)}")
+            raise FusionError(f"fit_standardization: F_s must be (N >= 2, {self.config.semantic_dim}) (clips or frames "
+                              f"as rows), got {tuple(F_s.shape)}")
         mean = F_s.double().mean(0)
         rms = (F_s.double() - mean).pow(2).mean().sqrt().item()
         if not rms > 0 or not F_p_rms > 0:
@@ -104,7 +117,8 @@ class SemanticFusion(nn.Module):
         return {"F_s_rms": rms, "F_p_rms": float(F_p_rms), "gain": F_p_rms / rms}
 
     def semantic_term(self, F_s: torch.Tensor) -> torch.Tensor:
-        """W_s F_s (B, audio_dim), after standardisation when the plug has it."""
+        """W_s F_s: (B, semantic_dim) -> (B, audio_dim), or (B, T, semantic_dim) -> (B, T, audio_dim), after
+        standardisation when the plug has it."""
         if self.standardizes:
             F_s = (F_s - self.F_s_mean) * self.F_s_gain
         return self.W_s(F_s)
@@ -112,7 +126,8 @@ class SemanticFusion(nn.Module):
     def forward(
         self, F_p: torch.Tensor, F_s: torch.Tensor | None = None, mask: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """F_p (B, T, audio_dim), F_s (B, semantic_dim) | None, mask (B, T) bool | None -> F_d (B, T, out_dim).
+        """F_p (B, T, audio_dim), F_s (B, semantic_dim) or (B, T, semantic_dim) | None, mask (B, T) bool | None
+        -> F_d (B, T, out_dim). A (B, T, semantic_dim) F_s gives frame t of item b its own vector.
 
         The same computation in train and eval mode (there is no dropout): use this for inference
         too; the official predict() skipped W_s.
@@ -128,14 +143,18 @@ class SemanticFusion(nn.Module):
         if self.W_s is not None:
             if F_s is None:
                 raise FusionError(
-                    f"semantic_source={cfg.semantic_source!r} needs F_s (B, {cfg.semantic_dim}); got None "
-                    "(use semantic_source='none' for the baseline)"
+                    f"semantic_source={cfg.semantic_source!r} needs F_s (B, {cfg.semantic_dim}) or (B, T, "
+                    f"{cfg.semantic_dim}); got None (use semantic_source='none' for the baseline)"
                 )
-            if F_s.ndim != 2 or F_s.shape != (B, cfg.semantic_dim):
+            if F_s.ndim == 2 and F_s.shape == (B, cfg.semantic_dim):
+                h = h + self.semantic_term(F_s).unsqueeze(1)  # (B, 1, C_p): item b's vector on every frame of item b
+            elif F_s.ndim == 3 and F_s.shape == (B, T, cfg.semantic_dim):
+                h = h + self.semantic_term(F_s)  # (B, T, C_p): frame t of item b its own vector
+            else:
                 raise FusionError(
-                    f"F_s: expected ({B}, {cfg.semantic_dim}) (one vector per item of F_p), got {tuple(F_s.shape)}"
+                    f"F_s: expected ({B}, {cfg.semantic_dim}) (one vector per item of F_p) or ({B}, {T}, "
+                    f"{cfg.semantic_dim}) (one per frame of F_p), got {tuple(F_s.shape)}"
                 )
-            h = h + self.semantic_term(F_s).unsqueeze(1)  # (B, 1, C_p): item b's vector on every frame of item b
         F_d = self.W_out(h)  # (B, T, out_dim)
         if mask is not None:
             F_d = F_d * mask.unsqueeze(-1).to(F_d.dtype)  # padded frames -> 0

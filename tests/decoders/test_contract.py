@@ -1,6 +1,7 @@
 """The decoder contract, checked for every registered decoder. A new host must pass this file unchanged.
 
-Tiny synthetic tensors (no corpus): F_p (B, T, D), vertices (B, T, V, 3), templates, subjects, F_s.
+Tiny synthetic tensors (no corpus): F_p (B, T, D), vertices (B, T, V, 3), templates, subjects, F_s: one
+vector per item (B, C_s), or, for a time-local source, one per frame (B, T, C_s), zero-padded like F_p.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import torch
 import w2s.decoders as decoders
 from w2s.data.batch import Batch, pad
 from w2s.decoders import Decoder, DecoderConfig
+from w2s.fusion import TIME_LOCAL, FusionError
 from w2s.semantic.wav2sem import Wav2Sem, Wav2SemConfig
 from w2s.train import TrainConfig, fit
 
@@ -31,8 +33,9 @@ def build(name: str, source: str = "wav2sem", seed: int = 0) -> Decoder:
     return cls(cfg)
 
 
-def make_batch(lengths=LENGTHS, seed: int = 0, audio: bool = False) -> Batch:
-    """Vertices that follow the features (something to learn), subjects 0, 2 and an unseen one (-1)."""
+def make_batch(lengths=LENGTHS, seed: int = 0, audio: bool = False, per_frame: bool = False) -> Batch:
+    """Vertices that follow the features (something to learn), subjects 0, 2 and an unseen one (-1).
+    per_frame: F_s (B, T, C_s), one vector per frame (zero in the padding), as a time-local source gives."""
     g = torch.Generator().manual_seed(seed)
     B = len(lengths)
     feats = [torch.randn(t, D, generator=g) for t in lengths]
@@ -44,9 +47,12 @@ def make_batch(lengths=LENGTHS, seed: int = 0, audio: bool = False) -> Batch:
     extra = {}
     if audio:  # 20 ms per frame, as a wav2vec2 front end at 50 fps
         extra["audio"], extra["audio_mask"] = pad([torch.randn(320 * t + 80, generator=g) for t in lengths])
+    if audio:
+        F_s = None
+    else:
+        F_s = pad([torch.randn(t, C_S, generator=g) for t in lengths])[0] if per_frame else torch.randn(B, C_S, generator=g)
     return Batch(template=template, subject_index=torch.tensor([0, 2, -1, 1][:B]), vertices=vertices, vertex_mask=mask,
-                 features=F_p, feature_mask=mask, F_s=None if audio else torch.randn(B, C_S, generator=g), fps=50.0,
-                 **extra)  # fmt: skip
+                 features=F_p, feature_mask=mask, F_s=F_s, fps=50.0, **extra)  # fmt: skip
 
 
 def perturb(model: Decoder, scale: float = 0.01) -> None:
@@ -98,20 +104,23 @@ def test_output_shapes(name, source):
     assert not out[1, LENGTHS[1] :].any()  # 0 past each item's length
 
 
-@pytest.mark.parametrize("source", ["none", "wav2sem"])
+@pytest.mark.parametrize("source", ["none", "wav2sem", "oracle_text_local"])
 @pytest.mark.parametrize("name", NAMES)
 def test_padded_batch_equals_item_by_item(name, source):
-    model, batch = build(name, source).eval(), make_batch()
+    per_frame = source == "oracle_text_local"  # F_s (B, T, C_s): item() cuts it with the frames
+    model, batch = build(name, source).eval(), make_batch(per_frame=per_frame)
     perturb(model)  # a zero-initialised head would make every output the template: nothing compared
     with torch.no_grad():
         out = generate(model, batch)
         for i, n in enumerate(LENGTHS):
             torch.testing.assert_close(out[i, :n], generate(model, batch.item(i))[0], atol=1e-5, rtol=1e-5)
         # whatever sits in the padding is ignored, in training and inference
-        junk = make_batch()
+        junk = make_batch(per_frame=per_frame)
         pad_frames = ~junk.feature_mask
         junk.features[pad_frames] = 100.0
         junk.vertices[pad_frames] = -100.0
+        if per_frame:
+            junk.F_s[pad_frames] = 50.0
         torch.testing.assert_close(generate(model, junk), out, atol=1e-5, rtol=1e-5)
         torch.testing.assert_close(loss_of(model, junk), loss_of(model, batch), atol=1e-5, rtol=1e-5)
 
@@ -145,6 +154,63 @@ def test_training_and_inference_read_the_same_fused_features(name):
         model.fusion.W_s.weight.add_(0.5)
         assert not torch.allclose(generate(model, batch), out, atol=1e-4)
         assert not torch.allclose(loss_of(model, batch), loss, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------
+# a time-local F_s: one vector per frame, (B, T, C_s)
+
+
+@pytest.mark.parametrize("source", TIME_LOCAL)
+@pytest.mark.parametrize("name", NAMES)
+def test_per_frame_F_s_shapes(name, source):
+    model, batch = build(name, source), make_batch(per_frame=True)
+    assert batch.F_s.shape == (3, max(LENGTHS), C_S)
+    loss, _ = model.train().loss(batch)
+    assert loss.ndim == 0 and torch.isfinite(loss) and loss.requires_grad
+    out = generate(model.eval(), batch)
+    assert out.shape == (3, max(LENGTHS), V, 3) and torch.isfinite(out).all()
+    assert not out[1, LENGTHS[1] :].any()
+    with pytest.raises(FusionError, match=rf"expected \(3, {C_S}\).* or \(3, {max(LENGTHS)}, {C_S}\)"):
+        F_p, mask = model.features(batch)
+        model.generate(F_p, batch.template, batch.subject_index, batch.F_s[:, :-1], mask)  # one frame short
+
+
+AUTOREGRESSIVE = {n for n in NAMES if "autoregressive" in decoders.get(n).family}
+NEAR = 8  # frames: VOCA reads a 16-frame window around each frame
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_changing_F_s_at_one_frame_changes_the_output_there(name):
+    """Frame t's vector reaches the output; of that item only; for a host that is not autoregressive, the
+    largest change is near t (an autoregressive host carries it on through its own outputs)."""
+    assert {"faceformer", "codetalker"} <= AUTOREGRESSIVE
+    model, batch = build(name, "oracle_text_local").eval(), make_batch(lengths=(40, 25), per_frame=True)
+    perturb(model)
+    t = 20
+    moved = make_batch(lengths=(40, 25), per_frame=True)
+    moved.F_s[0, t] += 30.0
+    with torch.no_grad():
+        d = (generate(model, moved) - generate(model, batch)).abs().amax(dim=(2, 3))  # (B, T) largest vertex change
+    assert float(d[0].max()) > 1e-4, float(d[0].max())
+    assert float(d[1].max()) == 0.0  # the other item's frames
+    if name not in AUTOREGRESSIVE:
+        assert abs(int(d[0].argmax()) - t) <= NEAR, d[0]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_training_and_inference_read_the_same_per_frame_fused_features(name):
+    model, batch = build(name, "oracle_viseme").eval(), make_batch(per_frame=True)
+    perturb(model)
+    seen = []
+    hook = model.fusion.register_forward_hook(lambda mod, args, out: seen.append(out.detach().clone()))
+    with torch.no_grad():
+        loss_of(model, batch)
+        generate(model, batch)
+    hook.remove()
+    assert len(seen) == 2
+    torch.testing.assert_close(seen[0], seen[1], atol=0, rtol=0)
+    want = model.fusion.W_out(batch.features + model.fusion.W_s(batch.F_s)) * batch.feature_mask[..., None]
+    torch.testing.assert_close(seen[0], want, atol=1e-6, rtol=1e-6)  # frame t's own W_s F_s,t, not a broadcast
 
 
 @pytest.mark.parametrize("source", ["none", "wav2sem"])

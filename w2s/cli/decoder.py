@@ -30,13 +30,30 @@ def _condition(text: str) -> str | int:
         raise argparse.ArgumentTypeError(f"must be 'all' or a training identity's index (0, 1, ...), got {text!r}") from None
 
 
+class _KeepLines(argparse.HelpFormatter):
+    """Wraps each line of a help text on its own: a list of choices keeps one line per choice."""
+
+    def _split_lines(self, text, width):
+        split = super()._split_lines  # (not inside the comprehension: its own scope has no zero-argument super)
+        return [x for line in text.splitlines() for x in split(line, width)]
+
+
+SEMANTIC_HELP = {  # --semantic: one line per source
+    "none": "the baseline, no F_s",
+    "wav2sem": "a trained Wav2Sem on the audio (the paper)",
+    "oracle_text": "the true transcript's sentence vector",
+    "oracle_word": "control: a code of the pair word said",
+    "oracle_text_local": "per frame: the said word's vector",
+    "oracle_viseme": "per frame: its viseme class (control)",
+}
+
+
 def configure_decoder(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", required=True)
-    t = sub.add_parser("train", help="train a host decoder with or without the plug (resumable)")
+    t = sub.add_parser("train", help="train a host decoder with or without the plug (resumable)", formatter_class=_KeepLines)
     t.add_argument("--host", required=True, choices=decoders.names())
     t.add_argument("--semantic", default="none", choices=list(SOURCES),
-                   help="F_s: none (the baseline), a trained Wav2Sem on the audio, the transcript's text vector, or "
-                        "oracle_word (a positive control: a code of the pair word the clip says)")
+                   help="F_s:\n" + "\n".join(f"{k}: {SEMANTIC_HELP[k]}" for k in SOURCES))
     t.add_argument("--wav2sem", default=None, help="--semantic wav2sem: a trained Wav2Sem folder (w2s wav2sem train "
                    "--out); default: notebook 02's lite Wav2Sem for --corpus and --seed, trained first if missing")
     t.add_argument("--text-model", default=DEFAULT_TEXT_MODEL, help="oracle_text's sentence model (name or folder)")

@@ -74,8 +74,8 @@ class Batch:
     """A padded batch for the decoders (and Wav2Sem). Dimension 0 is the item; every mask is (B, T) bool.
 
     ``features`` (F_p) are the host encoder's frames at the face frame rate; ``F_s`` is one vector per
-    item (Wav2Sem's, or the text embedding for the oracle). A mask left None while its tensor is given
-    is filled with all-True.
+    item (Wav2Sem's, or the text embedding for the oracle), or, for a time-local source, one per frame of
+    F_p (B, T, C_s), zero-padded like F_p. A mask left None while its tensor is given is filled with all-True.
     """
 
     template: torch.Tensor  # (B, V, 3) each item's neutral face
@@ -86,7 +86,7 @@ class Batch:
     audio_mask: torch.Tensor | None = None  # (B, N)
     features: torch.Tensor | None = None  # F_p (B, T, C_p)
     feature_mask: torch.Tensor | None = None  # (B, T)
-    F_s: torch.Tensor | None = None  # (B, C_s)
+    F_s: torch.Tensor | None = None  # (B, C_s), or (B, T, C_s) for a time-local source
     fps: float | None = None
     dataset: int = 0  # which dataset a multi-dataset host (UniTalker) reads the batch as: one per batch
     stems: list = field(default_factory=list)
@@ -111,8 +111,11 @@ class Batch:
             m = getattr(self, mask_name)
             m = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device) if m is None else m
             setattr(self, mask_name, as_mask(m, x.shape[:2], mask_name))
-        if self.F_s is not None and (self.F_s.ndim != 2 or len(self.F_s) != B):
-            raise BatchError(f"F_s: expected ({B}, C_s), got {tuple(self.F_s.shape)}")
+        if self.F_s is not None and (self.F_s.ndim not in (2, 3) or len(self.F_s) != B):
+            raise BatchError(f"F_s: expected ({B}, C_s) or ({B}, T, C_s), got {tuple(self.F_s.shape)}")
+        frames = self.features if self.features is not None else self.vertices
+        if self.F_s is not None and self.F_s.ndim == 3 and frames is not None and self.F_s.shape[1] != frames.shape[1]:
+            raise BatchError(f"F_s: a per-frame F_s needs the frames' T = {frames.shape[1]}, got {tuple(self.F_s.shape)}")
 
     def __len__(self) -> int:
         return len(self.template)
@@ -149,6 +152,9 @@ class Batch:
             if name in out:
                 n = int(out[mask_name].sum())
                 out[name], out[mask_name] = out[name][:, :n], out[mask_name][:, :n]
+        frame_mask = out.get("feature_mask", out.get("vertex_mask"))
+        if "F_s" in out and out["F_s"].ndim == 3 and frame_mask is not None:  # a per-frame F_s: cut with the frames
+            out["F_s"] = out["F_s"][:, : int(frame_mask.sum())]
         lists = {
             f.name: getattr(self, f.name)[i : i + 1]
             for f in fields(self)

@@ -15,7 +15,8 @@ frame features, in ``loss`` and in ``generate`` alike; it reads F_d = W_out(W_s 
 The plug is built first and, without it, W_s's random numbers are drawn anyway: with the same seed
 a host starts from the same weights with and without the plug, except W_s.
 
-F_s. Wav2Sem is frozen, so F_s is one constant vector per clip: compute it once
+F_s. Wav2Sem is frozen, so F_s is one constant vector per clip (B, C_s), or, for a time-local source
+(``oracle_text_local``, ``oracle_viseme``), one per frame of F_p (B, T, C_s): compute it once
 (:meth:`w2s.semantic.wav2sem.Wav2Sem.predict`) and carry it in ``Batch.F_s``, as F_p in
 ``Batch.features``. The decoders train many times on the same vectors (6 hosts x seeds x with and
 without), diffusion hosts must not re-run it at every denoising step, and a decoder checkpoint
@@ -61,6 +62,7 @@ class DecoderConfig(Config):
     fused_dim: int = 64  # what the host reads: W_out's output (CodeTalker's audio_feature_map: 1024)
     n_subjects: int = 8  # training identities (speaking style); 0: none
     semantic_source: str = "none"  # "none" (the baseline) | "wav2sem" | "oracle_text" | "oracle_word" (a control)
+    #                                | "oracle_text_local" | "oracle_viseme" (time-local: F_s (B, T, C_s))
     semantic_dim: int = 768  # C_s: F_s's size (768 BERT / Wav2Sem_c, 384 all-MiniLM-L6-v2)
     plug_scale: str = "raw"  # "raw": F_s as it comes (the paper) | "standardize": centred, scaled to F_p's RMS
     encoder: str | None = None  # a wav2vec2-style hub name or folder the host runs and trains itself on
@@ -130,7 +132,8 @@ class Decoder(nn.Module, CheckpointMixin):
     def read_audio(
         self, F_p: torch.Tensor, F_s: torch.Tensor | None = None, mask: torch.Tensor | None = None
     ):
-        """F_p (B, T, audio_dim), F_s (B, semantic_dim) | None, mask (B, T) -> F_d (B, T, fused_dim).
+        """F_p (B, T, audio_dim), F_s (B, semantic_dim) or (B, T, semantic_dim) | None, mask (B, T)
+        -> F_d (B, T, fused_dim).
 
         Where a host first reads frame features, in training and inference. Padded frames are 0.
         """
@@ -169,8 +172,8 @@ class Decoder(nn.Module, CheckpointMixin):
         return batch.features, batch.feature_mask
 
     def semantic_vector(self, batch: Batch) -> torch.Tensor | None:
-        """F_s (B, semantic_dim): ``batch.F_s``, else the attached frozen Wav2Sem on ``batch.audio``;
-        None for semantic_source="none"."""
+        """F_s (B, semantic_dim), or (B, T, semantic_dim) for a time-local source: ``batch.F_s``, else the
+        attached frozen Wav2Sem on ``batch.audio``; None for semantic_source="none"."""
         if self.config.semantic_source == "none":
             return None
         if batch.F_s is not None:
@@ -231,8 +234,8 @@ class Decoder(nn.Module, CheckpointMixin):
 
     def generate(self, F_p: torch.Tensor, template: torch.Tensor, subject: torch.Tensor,
                  F_s: torch.Tensor | None = None, mask: torch.Tensor | None = None, **kwargs) -> torch.Tensor:  # fmt: skip
-        """Inference: F_p (B, T, audio_dim), template (B, V, 3), subject (B,) (-1: unseen), F_s (B, C_s),
-        mask (B, T) -> vertices (B, T, V, 3), 0 past each item's length. kwargs: e.g. num_samples, steps."""
+        """Inference: F_p (B, T, audio_dim), template (B, V, 3), subject (B,) (-1: unseen), F_s (B, C_s) or
+        (B, T, C_s), mask (B, T) -> vertices (B, T, V, 3), 0 past each item's length. kwargs: e.g. num_samples, steps."""
         raise NotImplementedError
 
     def forward(self, batch: Batch) -> tuple[torch.Tensor, dict]:

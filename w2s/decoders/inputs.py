@@ -11,6 +11,12 @@ clip, from the frozen Wav2Sem on the clip's audio (cached on disk by the model's
 bytes) or, for the oracle, the text embedding of the transcript (the semantic cache), or, for the positive
 control ``oracle_word``, the code of the near-homophone word the clip says. Both are the same
 for every epoch, seed and host that reads the same encoder, so they are computed once, not per epoch.
+
+Time-local sources give one vector per vertex frame, F_s (T, C_s), from the corpus's alignments:
+``oracle_text_local`` the text embedding of the word spoken at each frame (zero in pauses),
+``oracle_viseme`` the one-hot viseme class of the phoneme spoken at each frame. Frame t is at time
+t / fps (the rig's frame k is the face at k/fps) and lies in a timed segment when t / fps is in
+[start, end): the rule of ``w2s.evaluation.metrics.frames_in_spans`` (:func:`frame_segments`).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from w2s.corpus.visemes import PHONEME_TO_VISEME, VISEME_CLASSES, UnknownPhonemeError, viseme_of
 from w2s.data.batch import Batch, pad
 from w2s.data.corpus import Corpus
 from w2s.data.faces import FaceDataset
@@ -51,7 +58,7 @@ class Clip:
     template: torch.Tensor  # (V, 3)
     vertices: torch.Tensor  # (T, V, 3)
     features: torch.Tensor | None  # F_p (T, C_p) at the face frame rate; None when the host encodes the audio
-    F_s: torch.Tensor | None  # (C_s,)
+    F_s: torch.Tensor | None  # (C_s,), or (T, C_s) for a time-local source (one vector per vertex frame)
     fps: float
     transcript: str | None = None
     alignment: dict | None = None
@@ -73,7 +80,7 @@ def collate(clips: list[Clip], subject_index: int | None = None) -> Batch:
     audio, audio_mask = pad([c.audio for c in clips]) if clips[0].audio is not None else (None, None)
     vertices, vertex_mask = pad([c.vertices for c in clips])
     subj = [c.subject_index if subject_index is None else subject_index for c in clips]
-    F_s = None if clips[0].F_s is None else torch.stack([c.F_s for c in clips])
+    F_s = None if clips[0].F_s is None else _collate_F_s(clips)
     return Batch(
         template=torch.stack([c.template for c in clips]), subject_index=torch.tensor(subj, dtype=torch.long),
         vertices=vertices, vertex_mask=vertex_mask, features=F_p, feature_mask=mask, F_s=F_s, fps=clips[0].fps,
@@ -83,20 +90,40 @@ def collate(clips: list[Clip], subject_index: int | None = None) -> Batch:
     )  # fmt: skip
 
 
+def _collate_F_s(clips: list[Clip]) -> torch.Tensor:
+    """(B, C_s) of utterance vectors, or (B, T_max, C_s) of per-frame ones, zero-padded like F_p."""
+    kinds = {None if c.F_s is None else c.F_s.ndim for c in clips}
+    if len(kinds) > 1 or not kinds <= {1, 2}:
+        raise DecoderError(f"collate: every clip's F_s must be (C_s,) or every one (T, C_s); got {sorted(map(str, kinds))}-d")
+    if kinds == {1}:
+        return torch.stack([c.F_s for c in clips])  # (B, C_s)
+    bad = [c.stem for c in clips if len(c.F_s) != c.n_frames]
+    if bad:
+        raise DecoderError(f"collate: a per-frame F_s needs one vector per vertex frame; not so for {bad[:3]}")
+    return pad([c.F_s for c in clips])[0]  # (B, T_max, C_s)
+
+
 # ---------------------------------------------------------------------------------------------
 # F_s
 
 
 class SemanticSource:
     """Where F_s comes from: ``none``, ``oracle_text`` (a text model on the transcript), ``wav2sem``
-    (a frozen Wav2Sem on the audio) or ``oracle_word`` (the positive control: a code of the pair word said). ``identity`` names it in a decoder's run record."""
+    (a frozen Wav2Sem on the audio), ``oracle_word`` (the positive control: a code of the pair word said),
+    or a time-local source (``per_frame``: ``oracle_text_local``, ``oracle_viseme``). ``identity`` names it
+    in a decoder's run record and in cache keys.
+
+    ``vectors`` returns one (dim,) vector per clip (an (N, dim) array), or, for a ``per_frame`` source,
+    one (n_frames_i, dim) array per clip; `n_frames` and `fps` give the clips' vertex frames."""
 
     name: str = "none"
     dim: int = 0
     identity: str = "none"
+    per_frame: bool = False  # one vector per vertex frame (T, dim) instead of one per clip
 
     def vectors(self, clips_audio: list[np.ndarray], transcripts: list[str | None], stems: list[str],
-                alignments: list[dict | None] | None = None) -> np.ndarray | None:  # fmt: skip
+                alignments: list[dict | None] | None = None, n_frames: list[int] | None = None,
+                fps: float | None = None) -> np.ndarray | list[np.ndarray] | None:  # fmt: skip
         return None
 
     @staticmethod
@@ -111,6 +138,10 @@ class SemanticSource:
             return Wav2SemVectors(wav2sem, corpus_root)
         if name == "oracle_word":
             return OracleWord(corpus_root, load_text_model(text_model).dim)
+        if name == "oracle_text_local":
+            return OracleTextLocal(corpus_root, text_model)
+        if name == "oracle_viseme":
+            return OracleViseme(corpus_root)
         raise DecoderError(f"unknown semantic source {name!r}; choose one of {', '.join(SOURCES)}")
 
 
@@ -124,7 +155,7 @@ class OracleText(SemanticSource):
         self.dim = self.model.dim
         self.identity = self.model.identity
 
-    def vectors(self, clips_audio, transcripts, stems, alignments=None):
+    def vectors(self, clips_audio, transcripts, stems, alignments=None, n_frames=None, fps=None):
         missing = [s for s, t in zip(stems, transcripts) if not t]
         if missing:
             raise DecoderError(f"oracle_text needs a transcript for every clip; none for {missing[:3]} "
@@ -153,7 +184,7 @@ class OracleWord(SemanticSource):
         v = rng.standard_normal(self.dim)
         return v / np.linalg.norm(v)
 
-    def vectors(self, clips_audio, transcripts, stems, alignments=None):
+    def vectors(self, clips_audio, transcripts, stems, alignments=None, n_frames=None, fps=None):
         if alignments is None or any(a is None for a in alignments):
             missing = stems if alignments is None else [s for s, a in zip(stems, alignments) if a is None]
             raise DecoderError(f"oracle_word needs the word timings (alignments.json) of every clip; none for {missing[:3]}")
@@ -165,6 +196,107 @@ class OracleWord(SemanticSource):
                 v = sum(self.code(w) for w in said)
                 out[i] = v / np.linalg.norm(v)
         return out.astype(np.float32)
+
+
+def frame_segments(n_frames: int, fps: float, spans) -> np.ndarray:
+    """(n_frames,) int64: the index of the span (start_s, end_s) holding frame t, whose time t / fps lies in
+    [start, end); -1 outside every span (a later span wins where two overlap). The rule of
+    ``w2s.evaluation.metrics.frames_in_spans``, with the span's index instead of a bool."""
+    t = np.arange(n_frames) / float(fps)  # (T,) frame k is the face at k / fps
+    idx = np.full(n_frames, -1, dtype=np.int64)
+    for j, (start, end) in enumerate(spans):
+        idx[(t >= float(start)) & (t < float(end))] = j
+    return idx
+
+
+class FrameSource(SemanticSource):
+    """A time-local source: one vector per vertex frame, from each clip's timed segments in the dataset's
+    ``alignments.json`` (``key``: "words" or "phonemes"). Datasets without that file are refused."""
+
+    per_frame = True
+    key = "words"
+
+    def __init__(self, corpus_root):
+        if corpus_root is None:
+            raise DecoderError(f"{self.name} reads the {self.key[:-1]} timings of a dataset's alignments.json: "
+                               "give the dataset folder")  # fmt: skip
+        path = Path(corpus_root) / "alignments.json"
+        if not path.is_file():
+            raise DecoderError(f"{self.name} reads the {self.key[:-1]} timings of alignments.json, and {path} does "
+                               "not exist: it needs a dataset with alignments (a corpus built by w2s)")  # fmt: skip
+
+    @property
+    def pause(self) -> np.ndarray:
+        """(dim,) float32: the vector of a frame outside every segment (zero by default)."""
+        return np.zeros(self.dim, np.float32)
+
+    def segments(self, stems, alignments, n_frames, fps) -> list[list[dict]]:
+        """Each clip's timed segments, after checking that every clip has them and that frames are given."""
+        if n_frames is None or fps is None or len(n_frames) != len(stems):
+            raise DecoderError(f"{self.name} gives one vector per vertex frame: pass n_frames (one per clip) and fps")
+        if alignments is None or any(a is None for a in alignments):
+            missing = stems if alignments is None else [s for s, a in zip(stems, alignments) if a is None]
+            raise DecoderError(f"{self.name} needs the {self.key[:-1]} timings (alignments.json) of every clip; none "
+                               f"for {missing[:3]} ({len(missing)} in all)")  # fmt: skip
+        return [a.get(self.key, []) for a in alignments]
+
+
+class OracleTextLocal(FrameSource):
+    """A time-local text oracle: frame t gets the text embedding (``oracle_text``'s sentence model) of the
+    word spoken at t (its normalised form: "Thin," -> "thin"), zero in pauses and for a word with no letters."""
+
+    name = "oracle_text_local"
+
+    def __init__(self, corpus_root, text_model: str = DEFAULT_TEXT_MODEL):
+        super().__init__(corpus_root)
+        self.model = load_text_model(text_model)
+        self.dim = self.model.dim
+        self.identity = f"oracle_text_local:v1:{self.model.identity}"
+
+    def vectors(self, clips_audio, transcripts, stems, alignments=None, n_frames=None, fps=None):
+        segs = self.segments(stems, alignments, n_frames, fps)
+        words = [[normalise_word(w.get("word", "")) for w in s] for s in segs]
+        vocab = sorted({w for ws in words for w in ws if w})
+        table = dict(zip(vocab, cached_embed(self.model, vocab))) if vocab else {}
+        zero = np.zeros(self.dim, np.float32)
+        out = []
+        for ws, s, T in zip(words, segs, n_frames, strict=True):
+            rows = np.stack([table.get(w, zero) for w in ws] + [zero]).astype(np.float32)  # (n_words + 1, dim)
+            out.append(rows[frame_segments(T, fps, [(w["start"], w["end"]) for w in s])])  # -1: the zero row
+        return out
+
+
+class OracleViseme(FrameSource):
+    """The frame-level phonetic oracle, a second positive control: frame t gets the one-hot viseme class
+    (``w2s.corpus.visemes``, the classes the rig renders) of the phoneme spoken at t. A frame outside every
+    phoneme gets the "silence" class, as the rig gives it its rest shape: the map has a silence class, so
+    no frame is zero. dim = the number of classes (13)."""
+
+    name = "oracle_viseme"
+    key = "phonemes"
+    dim = len(VISEME_CLASSES)
+
+    def __init__(self, corpus_root):
+        super().__init__(corpus_root)
+        table = json.dumps([VISEME_CLASSES, sorted(PHONEME_TO_VISEME.items())], ensure_ascii=False)
+        self.identity = f"oracle_viseme:v1:{self.dim}:{hashlib.sha256(table.encode()).hexdigest()[:16]}"
+
+    @property
+    def pause(self) -> np.ndarray:
+        """The silence class, one-hot: what a frame outside every phoneme gets."""
+        return np.eye(self.dim, dtype=np.float32)[VISEME_CLASSES.index("silence")]
+
+    def vectors(self, clips_audio, transcripts, stems, alignments=None, n_frames=None, fps=None):
+        eye = np.eye(self.dim, dtype=np.float32)
+        silence = VISEME_CLASSES.index("silence")  # the row of self.pause
+        out = []
+        for stem, s, T in zip(stems, self.segments(stems, alignments, n_frames, fps), n_frames, strict=True):
+            try:
+                cls = np.array([VISEME_CLASSES.index(viseme_of(p["symbol"])) for p in s] + [silence])
+            except UnknownPhonemeError as e:
+                raise DecoderError(f"oracle_viseme: clip {stem!r} of alignments.json: {e}") from None
+            out.append(eye[cls[frame_segments(T, fps, [(p["start"], p["end"]) for p in s])]])  # (T, dim); -1: silence
+        return out
 
 
 def wav2sem_folder(path) -> Path:
@@ -200,7 +332,7 @@ class Wav2SemVectors(SemanticSource):
             self.identity += f"|{self.host.identity}"
         self.cache = NpyCache(cache_dir("semantic_vectors"), "F_s cache")
 
-    def vectors(self, clips_audio, transcripts, stems, alignments=None):
+    def vectors(self, clips_audio, transcripts, stems, alignments=None, n_frames=None, fps=None):
         keys = [hashlib.sha256(f"{self.identity}\0{audio_sha256(a)}".encode()).hexdigest() for a in clips_audio]
         out = [self.cache.load(k, (self.dim,)) for k in keys]
         todo = [i for i, v in enumerate(out) if v is None]
@@ -234,7 +366,8 @@ def load_clips(root, split: str, encoder: Encoder | None, semantic: SemanticSour
                           verts, F_p, None, ds.fps, ds.transcripts.get(e.stem), ds.alignments.get(e.stem),
                           torch.from_numpy(audio) if encoder is None else None, dataset))  # fmt: skip
         audios.append(audio)
-    F_s = semantic.vectors(audios, [c.transcript for c in clips], [c.stem for c in clips], [c.alignment for c in clips])
+    F_s = semantic.vectors(audios, [c.transcript for c in clips], [c.stem for c in clips], [c.alignment for c in clips],
+                           n_frames=[c.n_frames for c in clips], fps=ds.fps)  # fmt: skip
     if F_s is not None:
         for c, v in zip(clips, F_s, strict=True):
             c.F_s = torch.from_numpy(np.ascontiguousarray(v))

@@ -40,7 +40,8 @@ DATASETS = {"auto": None, "vocaset": VOCASET, "biwi": BIWI}  # auto: our corpus 
 class DecoderRecipe:
     host: str  # a registered decoder: voca | faceformer | codetalker | ...
     preset: str = "tiny"  # tiny (CPU default) | paper
-    semantic: str = "none"  # none | wav2sem | oracle_text | oracle_word (the positive control)
+    semantic: str = "none"  # none | wav2sem | oracle_text | oracle_word (the positive control) | oracle_text_local |
+    #                         oracle_viseme (time-local: one F_s per frame, from the corpus's alignments)
     seed: int = 0
     dataset: str = "auto"  # the folder's layout and splits: auto (a corpus built by w2s) | vocaset | biwi
     encoder: str | None = None  # F_p's encoder (w2s.encoders.load_encoder name); None: the host's offline default
@@ -176,7 +177,8 @@ def semantic_source(recipe: DecoderRecipe, corpus_root) -> tuple[SemanticSource,
 
 def fit_plug(model: Decoder, clips: list) -> dict:
     """With ``plug_scale="standardize"``: the plug's F_s statistics from the training clips (F_s's mean, and
-    the gain to F_p's per-element RMS), before training. Returns ``{"plug": stats}`` for the run record, or {}."""
+    the gain to F_p's per-element RMS), before training: over the clips' vectors, or, for a time-local source,
+    over every training frame's (pauses included). Returns ``{"plug": stats}`` for the run record, or {}."""
     if not model.fusion.standardizes:
         return {}
     if any(c.features is None for c in clips):
@@ -184,7 +186,8 @@ def fit_plug(model: Decoder, clips: list) -> dict:
                            "runs its own encoder (--finetune-encoder) has none before training")  # fmt: skip
     sq = sum(float(c.features.double().pow(2).sum()) for c in clips)
     n = sum(c.features.numel() for c in clips)
-    return {"plug": model.fusion.fit_standardization(torch.stack([c.F_s for c in clips]), math.sqrt(sq / n))}
+    rows = torch.cat([c.F_s.reshape(-1, c.F_s.shape[-1]) for c in clips])  # (N clips, C_s) | (N frames, C_s)
+    return {"plug": model.fusion.fit_standardization(rows, math.sqrt(sq / n))}
 
 
 class OtherRunError(DecoderError):

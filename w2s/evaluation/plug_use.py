@@ -19,6 +19,14 @@ reads the pair word from F_s (the ``oracle_word`` control) falls towards 0.5 or 
 semantic term against the audio frame it is added to), its median over the split's clips, for the
 trained plug (``after``) and for the same plug at initialisation (``before``: the host rebuilt with its
 seed, as training built it).
+
+**Time-local sources** (F_s (T, C_s) per clip, ``oracle_text_local``, ``oracle_viseme``). Another clip's
+*stream* is fitted to the clip's own length: cropped when longer, and when shorter extended with the
+source's pause frame (``pause``: what a frame outside every word or phoneme gets, zero for
+``oracle_text_local``, the silence class for ``oracle_viseme``, never a value the source does not take).
+The next clip whose fitted stream differs is taken. The mean F_s is the mean frame vector over every frame of the split, on every frame.
+The scale is over frames: per clip ``mean_t ||W_s F_s,t − m|| / mean_t ||F_p,t||``, m the mean of
+``W_s F_s,t`` over the split's frames.
 """
 
 from __future__ import annotations
@@ -53,11 +61,24 @@ def lip_change(a: list[np.ndarray], b: list[np.ndarray], lips, spans: list | Non
     return out
 
 
-def _swap_order(F_s: torch.Tensor) -> list[int]:
-    """For each clip, the next clip (cyclically) whose F_s differs from its own; itself when all are equal."""
+def fit_stream(F_s: torch.Tensor, n_frames: int, pause: torch.Tensor | None = None) -> torch.Tensor:
+    """Another clip's F_s for a clip of `n_frames`: a (C_s,) vector as it is; a (T, C_s) stream cropped to
+    `n_frames`, or extended with `pause` (C_s,) frames (zeros when None; module docstring)."""
+    if F_s.ndim == 1:
+        return F_s
+    if len(F_s) >= n_frames:
+        return F_s[:n_frames]
+    fill = F_s.new_zeros(F_s.shape[-1]) if pause is None else pause.to(F_s)
+    return torch.cat([F_s, fill.expand(n_frames - len(F_s), -1)])  # (n_frames, C_s)
+
+
+def _swap_order(F_s: list[torch.Tensor], pause: torch.Tensor | None = None) -> list[int]:
+    """For each clip, the next clip (cyclically) whose F_s (fitted to the clip's length) differs from its own;
+    itself when all are equal."""
     n, out = len(F_s), []
     for i in range(n):
-        j = next((k % n for k in range(i + 1, i + n) if not torch.equal(F_s[k % n], F_s[i])), i)
+        j = next((k % n for k in range(i + 1, i + n)
+                  if not torch.equal(fit_stream(F_s[k % n], len(F_s[i]), pause), F_s[i])), i)  # fmt: skip
         out.append(j)
     return out
 
@@ -68,9 +89,15 @@ def plug_scale(model, clips: list[Clip]) -> dict:
     fusion = model.fusion
     if fusion.W_s is None:
         return {}
-    F_s = torch.stack([c.F_s for c in clips])  # (N, C_s)
-    term = fusion.semantic_term(F_s)  # (N, C_p)
-    varying = (term - term.mean(0)).norm(dim=-1)  # (N,)
+    if clips[0].F_s.ndim == 2:  # time-local: per clip, the mean over frames around the split's mean frame
+        terms = [fusion.semantic_term(c.F_s) for c in clips]  # (T_i, C_p) each
+        centre = torch.cat(terms).mean(0)  # (C_p,)
+        varying = torch.stack([(t - centre).norm(dim=-1).mean() for t in terms])  # (N,)
+        term = centre[None]
+    else:
+        F_s = torch.stack([c.F_s for c in clips])  # (N, C_s)
+        term = fusion.semantic_term(F_s)  # (N, C_p)
+        varying = (term - term.mean(0)).norm(dim=-1)  # (N,)
     if clips[0].features is not None:
         F_p_norm = torch.stack([c.features.norm(dim=-1).mean() for c in clips])
     else:  # a host that runs its own encoder
@@ -105,15 +132,18 @@ def use_test(folder, split: str = "test", condition: int | None = 0, own: list[n
     clips = load_clips(root, split, None if recipe.finetune_encoder else encoder, sem, spec, dataset=k_data)
     ds = FaceDataset(root, split, spec=spec)
     spans = pair_spans(root, [c.alignment for c in clips])
-    F_s = torch.stack([c.F_s for c in clips])
-    order = _swap_order(F_s)
-    mean = F_s.mean(0)
+    F_s = [c.F_s for c in clips]  # (C_s,) each, or (T_i, C_s) for a time-local source
+    pause = torch.from_numpy(sem.pause) if getattr(sem, "per_frame", False) else None  # a stream's filler
+    order = _swap_order(F_s, pause)
+    mean = torch.cat([f.reshape(-1, f.shape[-1]) for f in F_s]).mean(0)  # the mean clip vector, or frame vector
     if own is None:
         own = _predict(model, clips, condition)
     elif len(own) != len(clips) or any(len(p) != c.n_frames for p, c in zip(own, clips, strict=True)):
         raise ValueError(f"use_test: `own` holds {len(own)} predictions, not one per clip of {split!r} ({len(clips)})")
-    swapped = _predict(model, [replace(c, F_s=F_s[j]) for c, j in zip(clips, order, strict=True)], condition)
-    meaned = _predict(model, [replace(c, F_s=mean) for c in clips], condition)
+    swapped = _predict(model, [replace(c, F_s=fit_stream(F_s[j], c.n_frames, pause))
+                               for c, j in zip(clips, order, strict=True)], condition)  # fmt: skip
+    meaned = _predict(model, [replace(c, F_s=mean if c.F_s.ndim == 1 else mean.expand(c.n_frames, -1)) for c in clips],
+                      condition)  # fmt: skip
     # every measure here reads the lips alone: converted and checked once
     (own, lip), swapped, meaned = lips_only(own, ds.lips), lips_only(swapped, ds.lips)[0], lips_only(meaned, ds.lips)[0]
     gts = lips_only([c.vertices for c in clips], ds.lips)[0]
