@@ -34,28 +34,23 @@ def at_least(low: int):
     return parse
 
 
-def positive(text: str) -> float:
-    """An argparse type: a finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
+def number_above(low: float, strict: bool):
+    """An argparse type: a finite number > `low` (`strict`) or >= `low`."""
+    what = f"a finite number {'>' if strict else '>='} {low:g}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not (math.isfinite(value) and (value > low if strict else value >= low)):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
+        return value
+
+    return parse
 
 
-def nonnegative_float(text: str) -> float:
-    """An argparse type: a number >= 0."""
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not v >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return v
-
-
+positive, nonnegative_float = number_above(0, strict=True), number_above(0, strict=False)  # learning rates | loss weights
 COUNT, NONNEGATIVE = at_least(1), at_least(0)  # steps, batch sizes, samples | seeds, limits
 
 

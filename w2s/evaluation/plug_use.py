@@ -89,15 +89,11 @@ def plug_scale(model, clips: list[Clip]) -> dict:
     fusion = model.fusion
     if fusion.W_s is None:
         return {}
-    if clips[0].F_s.ndim == 2:  # time-local: per clip, the mean over frames around the split's mean frame
-        terms = [fusion.semantic_term(c.F_s) for c in clips]  # (T_i, C_p) each
-        centre = torch.cat(terms).mean(0)  # (C_p,)
-        varying = torch.stack([(t - centre).norm(dim=-1).mean() for t in terms])  # (N,)
-        term = centre[None]
-    else:
-        F_s = torch.stack([c.F_s for c in clips])  # (N, C_s)
-        term = fusion.semantic_term(F_s)  # (N, C_p)
-        varying = (term - term.mean(0)).norm(dim=-1)  # (N,)
+    rows = [c.F_s.reshape(-1, c.F_s.shape[-1]) for c in clips]  # (1, C_s) per clip, or (T_i, C_s) per frame
+    term = fusion.semantic_term(torch.cat(rows))  # (N or sum T_i, C_p), one pass
+    centre = term.mean(0)  # (C_p,): the split's mean clip vector, or mean frame vector
+    dist = (term - centre).norm(dim=-1)
+    varying = torch.stack([d.mean() for d in dist.split([len(r) for r in rows])])  # (N,): per clip, over its frames
     if clips[0].features is not None:
         F_p_norm = torch.stack([c.features.norm(dim=-1).mean() for c in clips])
     else:  # a host that runs its own encoder
@@ -105,7 +101,7 @@ def plug_scale(model, clips: list[Clip]) -> dict:
     ratio = (varying / F_p_norm).numpy()
     return {"ratio": float(np.median(ratio)), "ratio_mean": float(ratio.mean()),
             "semantic_varying_norm": float(varying.median()), "F_p_norm": float(F_p_norm.median()),
-            "semantic_mean_norm": float(term.mean(0).norm())}  # fmt: skip
+            "semantic_mean_norm": float(centre.norm())}  # fmt: skip
 
 
 def _initial(model, seed: int):
