@@ -3,6 +3,8 @@ the rest of the sentence and the lips unchanged, recorded in alignments.json, de
 
 import json
 import math
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -101,3 +103,20 @@ def test_masked_build_masks_only_the_deciding_phonemes(smoke_corpus, tmp_path):
             hits += any(m["word"] == a["target_word"] for m in a.get("masked", []))
     assert n_masked >= targets >= 8 and hits >= 0.9 * targets  # the pair words said get their phoneme masked
     assert json.loads((out / "corpus.json").read_text())["preset"]["mask"] == "full"
+
+
+def test_a_masked_corpus_is_heard_by_its_clean_twins_encoders(smoke_corpus, tmp_path, monkeypatch):
+    from w2s.encoders import loading
+
+    masked = B.build(tmp_path / "masked", "smoke-masked-0db", seed=0)
+    twin = B.clean_twin(masked)
+    assert json.loads((twin / "corpus.json").read_text())["preset"]["name"] == "smoke"  # the corpus it masks
+    assert B.clean_twin(smoke_corpus) == smoke_corpus and B.clean_twin(tmp_path) == tmp_path  # clean, or not ours
+    assert {B.PRESETS[n].mask for n in B.MASKED_FROM} == {"10db", "0db", "full"}
+    for name, base in B.MASKED_FROM.items():  # each masked preset is its twin with a mask, nothing else
+        assert B.PRESETS[name] == replace(B.PRESETS[base], name=name, mask=B.PRESETS[name].mask)
+    seen = []
+    monkeypatch.setattr(loading, "load_or_pretrain_tiny_hubert", lambda corpus, **kw: seen.append(Path(corpus)) or 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        loading.load_encoder("tiny-hubert", corpus=masked)
+    assert seen == [twin]  # pretrained on the clean speech, not on the masked audio

@@ -170,3 +170,20 @@ def test_cli_bad_input(smoke_corpus, tmp_path, capsys):
 def test_baseline_is_the_mean_offset_face(smoke_corpus):
     b = baseline(smoke_corpus, "test")
     assert b["n_sequences"] == 4 and b["lve"] > 0
+
+
+@pytest.mark.parametrize("host", ["voca", "facediffuser"])  # facediffuser: its loss draws noise
+def test_a_learning_curve_leaves_the_training_unchanged(smoke_corpus, tmp_path, host):
+    plain = DecoderRecipe(host, encoder="mfcc", max_steps=6)
+    curve = DecoderRecipe(host, encoder="mfcc", max_steps=6, val_every=2)
+    a = train_decoder(plain, smoke_corpus, tmp_path / "plain")
+    b = train_decoder(curve, smoke_corpus, tmp_path / "curve")
+    assert [e["step"] for e in b["history"]["evals"]] == [2, 4, 6] and not a["history"]["evals"]
+    assert all(np.isfinite(e["val_loss"]) and e["val_loss"] > 0 for e in b["history"]["evals"])
+    assert a["history"]["loss"] == b["history"]["loss"]
+    wa, wb = load_run(tmp_path / "plain")[0].state_dict(), load_run(tmp_path / "curve")[0].state_dict()
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert "val_every" not in plain.to_json() and curve.to_json()["val_every"] == 2  # old records stay valid
+    assert DecoderRecipe.from_json(curve.to_json(), "x") == curve
+    with pytest.raises(DecoderError, match="--val-every"):
+        DecoderRecipe(host, val_every=-1)

@@ -72,6 +72,9 @@ def configure_decoder(p: argparse.ArgumentParser) -> None:
     t.add_argument("--steps", type=COUNT, default=None, help="training steps (default: the host's recipe)")
     t.add_argument("--batch-size", type=COUNT, default=None)
     t.add_argument("--lr", type=positive, default=None)
+    t.add_argument("--val-every", type=NONNEGATIVE, default=0, metavar="N",
+                   help="also the val split's loss every N steps and at the end (the learning curve, in "
+                        "decoder_run.json's history); training is the same with it (default: 0, none)")  # fmt: skip
     t.add_argument("--force", action="store_true", help="start over: replace the run in --out (its checkpoint, model "
                    "and records), e.g. one of another recipe")  # fmt: skip
     t.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
@@ -120,7 +123,7 @@ def _train(args) -> int:
     fields = dict(host=args.host, preset=args.preset, semantic=args.semantic, seed=args.seed, dataset=args.dataset,
                   encoder=args.encoder, finetune_encoder=args.finetune_encoder, wav2sem=args.wav2sem,
                   text_model=args.text_model, max_steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-                  joint=tuple(args.joint), overrides=dict(parse_param(x) for x in args.set))  # fmt: skip
+                  val_every=args.val_every, joint=tuple(args.joint), overrides=dict(parse_param(x) for x in args.set))  # fmt: skip
     if args.semantic == "wav2sem" and not args.wav2sem:
         check_datasets(DecoderRecipe(**{**fields, "semantic": "none"}), args.corpus)  # the rest first: before a
         #   Wav2Sem is trained, as the training checks them

@@ -41,7 +41,7 @@ import numpy as np
 
 from w2s.corpus import agreement, face, masking, speech
 from w2s.corpus.pairs import Pair, mine_pairs
-from w2s.corpus.presets import _V3_FIELDS, FPS, PRESETS, SUBJECT_PREFIX, Preset  # noqa: F401  (re-exported)
+from w2s.corpus.presets import _V3_FIELDS, FPS, MASKED_FROM, PRESETS, SUBJECT_PREFIX, Preset  # noqa: F401  (re-exported)
 from w2s.corpus.sentences import filler_sentences, sentences_for_word
 from w2s.utils.hashing import tree_sha256
 from w2s.utils.io import building_dir, dump_json_sorted, output_lock, read_json
@@ -389,6 +389,19 @@ def _build(out: Path, cfg: Preset, seed: int) -> Path:
 def default_location(preset: str = "default", seed: int = 0) -> Path:
 
     return data_dir() / "corpus" / f"synthtalk-{preset}-seed{seed}"
+
+
+def clean_twin(corpus_dir) -> Path:
+    """The corpus whose encoders hear `corpus_dir`: `corpus_dir` itself, or, for a masked preset
+    (``presets.MASKED_FROM``), the clean corpus it masks (same seed; built if missing). The tiny HuBERT and the
+    recogniser stand for models pretrained on clean speech: masking is in the face data, not in pretraining."""
+    corpus_dir = Path(corpus_dir)
+    meta = corpus_dir / "corpus.json"
+    m = read_json(meta, "corpus metadata", kind=dict) if meta.is_file() else {}
+    name = (m.get("preset") or {}).get("name") if isinstance(m.get("preset"), dict) else None
+    if name not in MASKED_FROM:
+        return corpus_dir
+    return load_or_build(MASKED_FROM[name], int(m.get("seed", 0)))
 
 
 def load_or_build(preset: str = "default", seed: int = 0, root=None) -> Path:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -53,6 +54,7 @@ class DecoderRecipe:
     batch_size: int | None = None
     lr: float | None = None
     joint: tuple[str, ...] = ()  # further datasets trained on jointly, "FOLDER" or "FOLDER:vocaset|biwi" (UniTalker)
+    val_every: int = 0  # > 0: the val split's loss every N steps and at the end, the learning curve (training unchanged)
 
     def __post_init__(self):
         cls = get(self.host)  # DecoderError naming the registered hosts
@@ -71,6 +73,8 @@ class DecoderRecipe:
             v = getattr(self, name)
             if v is not None and v < 1:
                 raise DecoderError(f"--{name.replace('_', '-')} must be >= 1, got {v}")
+        if self.val_every < 0:
+            raise DecoderError(f"--val-every must be >= 0, got {self.val_every}")
         if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
             raise DecoderError(f"--lr must be a positive number, got {self.lr}")
         if self.seed < 0:
@@ -87,7 +91,10 @@ class DecoderRecipe:
         return self.encoder or get(self.host).offline_encoder
 
     def to_json(self) -> dict:
-        return {**asdict(self), "joint": list(self.joint)}
+        d = {**asdict(self), "joint": list(self.joint)}
+        if not self.val_every:
+            del d["val_every"]  # as recipes before the field: their runs and cached grid cells stay valid
+        return d
 
     @classmethod
     def from_json(cls, d, where: str) -> DecoderRecipe:
@@ -251,8 +258,12 @@ def train_decoder(recipe: DecoderRecipe, root, out, on_log=None) -> dict:
     if extra and recipe.max_steps is None and "max_steps" in get(recipe.host).train_recipes.get(recipe.preset, {}):
         cfg = replace(cfg, max_steps=cfg.max_steps * len(per_dataset))  # the same batches per dataset as alone
     groups = [c.dataset for c in train_set] if extra else None
+    eval_fn = None
+    if recipe.val_every:
+        cfg = replace(cfg, eval_every=recipe.val_every)
+        eval_fn = val_loss(load_clips(root, "val", enc, sem, spec), cfg.batch_size)
     hist: History = fit(model, train_set, collate, train_step, cfg, out_dir=out / "train", on_log=on_log, groups=groups,
-                        recipe={"decoder": recipe.to_json(), "data": data})  # a checkpoint of another is refused
+                        recipe={"decoder": recipe.to_json(), "data": data}, eval_fn=eval_fn)  # fmt: skip
     model.save_pretrained(out / "model")
     record.update(finished=True, config=model.config.to_dict(), train=asdict(cfg), prepare=prep, **plug,
                   n_parameters=sum(p.numel() for p in model.parameters()),
@@ -264,6 +275,24 @@ def train_decoder(recipe: DecoderRecipe, root, out, on_log=None) -> dict:
         record["joint"] = {"clips": [len(cl) for cl in per_dataset], "repeats": repeats}
     write_json(out / RUN_FILE, record)
     return read_json(out / RUN_FILE, "decoder run record")  # as a later load sees it (lists, not tuples)
+
+
+def val_loss(clips: list, batch_size: int) -> Callable[[Decoder], dict]:
+    """``eval_fn`` for the learning curve: the host's own training loss on the val clips (in identity 0's
+    style: val speakers are unseen), mean over clips. The trainer runs it without gradients and with the
+    training's random state set aside, so a run with a curve trains exactly as one without."""
+    if not clips:
+        raise DecoderError("--val-every: the dataset has no val clips")
+
+    def evaluate(model: Decoder) -> dict:
+        total = 0.0
+        for i in range(0, len(clips), batch_size):
+            part = clips[i : i + batch_size]
+            loss, _ = model(collate(part, subject_index=0).to(next(model.parameters()).device))
+            total += float(loss) * len(part)
+        return {"val_loss": total / len(clips)}
+
+    return evaluate
 
 
 def _content(root: Path) -> str | None:

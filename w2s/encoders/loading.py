@@ -3,7 +3,7 @@ recogniser: ``"phonemes:<encoder name>"`` (a frame phoneme read-out fitted on th
 
 from __future__ import annotations
 
-from w2s.corpus.build import load_or_build
+from w2s.corpus.build import clean_twin, load_or_build
 from w2s.encoders.base import Encoder, EncoderError
 from w2s.encoders.hf import HFEncoder
 from w2s.encoders.mfcc import MFCCEncoder
@@ -23,7 +23,8 @@ def load_encoder(name: str, layer: int | None = None, device=None, corpus=None) 
 
     layer: which hidden state of an SSL model (0 = transformer input, None = last).
     corpus: for ``"tiny-hubert"``, the corpus folder whose *training speakers* it is pretrained on
-        (default: the default corpus, built if missing), with the recipe that corpus calls for (a
+        (default: the default corpus, built if missing; a masked corpus's clean twin,
+        :func:`w2s.corpus.build.clean_twin`), with the recipe that corpus calls for (a
         smoke corpus gets the seconds-long smoke recipe); cached, see
         :func:`w2s.encoders.tiny_hubert.load_or_pretrain_tiny_hubert`; for ``"phonemes:..."``, the corpus
         whose training speakers and alignments the read-out is fitted on (default: the default corpus).
@@ -34,7 +35,7 @@ def load_encoder(name: str, layer: int | None = None, device=None, corpus=None) 
     """
     name = str(name)
     if name.startswith("phonemes:"):
-        corpus = corpus if corpus is not None else load_or_build("default", 0)
+        corpus = clean_twin(corpus if corpus is not None else load_or_build("default", 0))
         base = load_encoder(name.removeprefix("phonemes:"), layer, device, corpus)
         return load_or_fit_recogniser(base, corpus)
     if name.startswith("ctc:"):
@@ -46,7 +47,7 @@ def load_encoder(name: str, layer: int | None = None, device=None, corpus=None) 
             raise EncoderError("the mfcc encoder has no layers; pass layer=None")
         return MFCCEncoder()
     if name == "tiny-hubert":
-        corpus = corpus if corpus is not None else load_or_build("default", 0)
+        corpus = clean_twin(corpus if corpus is not None else load_or_build("default", 0))
         folder = load_or_pretrain_tiny_hubert(corpus, config=config_for_corpus(corpus), split="train")
         return HFEncoder(folder, layer, device, display_name=name)
     if name == "random-hubert":

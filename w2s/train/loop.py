@@ -155,7 +155,7 @@ class Trainer:
         if self.eval_fn is None or self.rank != 0 or (self.hist.evals and self.hist.evals[-1]["step"] == self.step):
             return
         self.model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):  # evaluating leaves the training's randomness as it was
             metrics = self.eval_fn(self.model)
         self.model.train()
         self.hist.evals.append({"step": self.step, **metrics})
