@@ -139,3 +139,23 @@ def test_run_tables_for_the_report(tmp_path):
     tables, missing = run_tables(run)
     assert [t[0] for t in tables] == ["coupling", "grid", "timing"]
     assert len(missing) == 2 and all("02_train_wav2sem" in m for m in missing)
+
+
+def test_only_some_blocks_from_a_run_of_one_notebook(tmp_path, capsys):
+    readme = tmp_path / "README.md"
+    text = README + "<!-- w2s:grid -->\nold\n<!-- /w2s:grid -->\n"
+    readme.write_text(text)
+    run = tmp_path / "runs" / "20261206-000000"
+    run.mkdir(parents=True)
+    (run / "summary.json").write_text(json.dumps({"parameters": {}, "notebooks": [
+        {"name": "05_when_meaning_helps", "seconds": 60.0, "metrics": {"results_tables": {"grid": GRID}}}]}))  # fmt: skip
+    with pytest.raises(ReadmeError, match="no 01_homophone_coupling notebook|coupling"):
+        update_readme(readme, run)  # every block: the others cannot be filled from this run
+    assert readme.read_text() == text
+    with pytest.raises(ReadmeError, match="has no block 'ladder'"):
+        update_readme(readme, run, only=["grid", "ladder"])
+    assert readme.read_text() == text
+    assert main(["readme", str(run), "--readme", str(readme), "--only", "grid"]) == 0
+    out = readme.read_text()
+    assert "| voca | wav2sem | 3.10 ± 0.04 | 0.031 |" in out and "| old | table |" in out and "stale" in out
+    assert "results block 'grid' rewritten" in capsys.readouterr().out

@@ -35,9 +35,11 @@ def run_notebooks(args) -> int:
 def configure_readme(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", type=Path, help="a run folder of `w2s notebooks` (runs/<timestamp>)")
     p.add_argument("--readme", type=Path, default=Path("README.md"), help="the README whose marked blocks to rewrite")
+    p.add_argument("--only", nargs="+", metavar="BLOCK", default=None,
+                   help="rewrite only these blocks (e.g. ladder ladder-conclusion from a run of notebook 05 alone)")
 
 
 def run_readme(args) -> int:
-    for name in update_readme(args.readme, args.run):
+    for name in update_readme(args.readme, args.run, args.only):
         print(f"{args.readme}: results block {name!r} rewritten from {args.run}")
     return 0

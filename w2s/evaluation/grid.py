@@ -53,7 +53,7 @@ from w2s.evaluation.stats import (
     minimum_detectable_effect,
     seeds_needed,
 )
-from w2s.fusion import PLUG_SCALES
+from w2s.fusion import PLUG_SCALES, SOURCES
 from w2s.utils.hashing import key_of
 from w2s.utils.io import json_safe, read_json, write_json
 from w2s.utils.owned import MANIFEST, check_owned
@@ -69,10 +69,15 @@ PAIRED_METRICS = ("lve", "homophone_lve", "minimal_pair_accuracy", "lve_dtw")
 # notebooks 03-04's settings in smoke and quick mode (full mode: their parameters' defaults); wav2sem_steps and
 # n_speech are notebook 02's LITE_STEPS and N_SPEECH in that mode, so its lite model is found, not retrained
 MODES = {
-    "smoke": dict(corpus="smoke", seeds=2, step_scale=0.02, conditions="0", samples=2, wav2sem_steps=20, n_speech=64),
+    "smoke": dict(corpus="smoke", seeds=2, step_scale=0.02, conditions="0", samples=2, wav2sem_steps=20, n_speech=64,
+                  # notebook 05's ladder (w2s.evaluation.ladder): every host and rung, the dial's two ends, one seed
+                  ladder=dict(levels="clean,full", hosts="voca,faceformer", seeds=1, local_steps=20)),
     # quick (make run QUICK=1, <= 10 min from nothing): the "quick" corpus (the default's files, under a name whose
     # tiny HuBERT gets the quick recipe and keys of its own), a lite Wav2Sem of 150 steps on 1000 utterances
-    "quick": dict(corpus="quick", seeds=1, step_scale=0.2, conditions="0", samples=1, wav2sem_steps=150, n_speech=1000),
+    "quick": dict(corpus="quick", seeds=1, step_scale=0.2, conditions="0", samples=1, wav2sem_steps=150, n_speech=1000,
+                  # notebook 05: one host, the rungs that frame the answer, the dial's two ends
+                  ladder=dict(levels="clean,full", hosts="voca", rungs="none,oracle_text,oracle_viseme", seeds=1,
+                              local_steps=100)),
 }
 
 
@@ -92,6 +97,8 @@ class GridPlan:
     models_dir: str = ""  # empty: data/models/decoders (step_scale < 1: data/models/decoders-x{scale})
     overrides: dict = field(default_factory=dict)  # {host: {config field: value}} over the preset's
     plug_scale: str = "raw"  # the plugged cells' F_s scale (DecoderConfig.plug_scale); none cells have no plug
+    wav2sem_local: str = ""  # the time-local Wav2Sem the wav2sem_local cells read (notebook 05's ladder)
+    curve_points: int = 0  # > 0: each cell's val loss at about this many points of its training (the learning curve)
 
     def __post_init__(self):
         if not isinstance(self.wav2sem, str):
@@ -101,9 +108,11 @@ class GridPlan:
                                  "folder, or one per seed")  # fmt: skip
         for h in self.hosts:
             get(h)  # DecoderError naming the registered hosts
-        bad = set(self.semantics) - set(SEMANTICS)
+        bad = set(self.semantics) - set(SOURCES)
         if bad:
-            raise ValueError(f"GridPlan: semantics must be among {SEMANTICS}, got {sorted(bad)}")
+            raise ValueError(f"GridPlan: semantics must be among {SOURCES}, got {sorted(bad)}")
+        if "wav2sem_local" in self.semantics and not self.wav2sem_local:
+            raise ValueError("GridPlan: the wav2sem_local cells need a time-local Wav2Sem folder (wav2sem_local=)")
         if not 0 < self.step_scale <= 1:
             raise ValueError(f"GridPlan: step_scale must be in (0, 1], got {self.step_scale}")
         if self.plug_scale not in PLUG_SCALES:
@@ -133,8 +142,9 @@ class GridPlan:
         over = dict(self.overrides.get(host, {}))
         if semantic != "none" and self.plug_scale != "raw":
             over["plug_scale"] = self.plug_scale
-        r = DecoderRecipe(host, preset=self.preset, semantic=semantic, seed=seed,
-                          wav2sem=self.wav2sem_for(seed) if semantic == "wav2sem" else None, overrides=over)  # fmt: skip
+        folder = {"wav2sem": lambda: self.wav2sem_for(seed), "wav2sem_local": lambda: self.wav2sem_local}.get(semantic)
+        r = DecoderRecipe(host, preset=self.preset, semantic=semantic, seed=seed, wav2sem=folder() if folder else None,
+                          overrides=over)  # fmt: skip
         if self.step_scale < 1:
             r = replace(r, max_steps=max(1, round(train_config(r, 1_000_000).max_steps * self.step_scale)))
             over = dict(r.overrides)
@@ -142,6 +152,8 @@ class GridPlan:
                 base = get(host).config_class.preset(self.preset, **over).stage1_steps
                 over["stage1_steps"] = max(1, round(base * self.step_scale))
             r = replace(r, overrides=over)
+        if self.curve_points:
+            r = replace(r, val_every=max(1, train_config(r, 1_000_000).max_steps // self.curve_points))
         return r
 
     def eval_options(self, host: str) -> dict:
@@ -202,7 +214,9 @@ def run_cell(plan: GridPlan, host: str, semantic: str, seed: int, threads: int |
            "minimal_pair_scores": [w["score"] for w in words if w.get("excluded") is None],
            "minimal_pair_words": [{k: w.get(k) for k in ("stem", "word", "partner", "start", "end", "score")}
                                   for w in words if w.get("excluded") is None],
-           "history": {"step": record["history"]["step"], "loss": record["history"]["loss"]},
+           "history": {"step": record["history"]["step"], "loss": record["history"]["loss"],
+                       "val": [{"step": e["step"], "loss": e["val_loss"]} for e in record["history"].get("evals", [])
+                               if "val_loss" in e]},  # the learning curve, with curve_points
            "train_seconds": (record.get("seconds") or {}).get("total"), "this_call_train_seconds": round(t1 - t0, 2),
            "eval_seconds": round(time.perf_counter() - t1, 2), "n_parameters": record.get("n_parameters"),
            "train_steps": record["train"]["max_steps"]}  # fmt: skip
