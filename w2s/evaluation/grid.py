@@ -71,13 +71,12 @@ PAIRED_METRICS = ("lve", "homophone_lve", "minimal_pair_accuracy", "lve_dtw")
 MODES = {
     "smoke": dict(corpus="smoke", seeds=2, step_scale=0.02, conditions="0", samples=2, wav2sem_steps=20, n_speech=64,
                   # notebook 05's ladder (w2s.evaluation.ladder): every host and rung, the dial's two ends, one seed
-                  ladder=dict(levels="clean,full", hosts="voca,faceformer", seeds=1, local_steps=20)),
+                  ladder=dict(levels="clean,full", hosts="voca,faceformer", seeds=1)),
     # quick (make run QUICK=1, <= 10 min from nothing): the "quick" corpus (the default's files, under a name whose
     # tiny HuBERT gets the quick recipe and keys of its own), a lite Wav2Sem of 150 steps on 1000 utterances
     "quick": dict(corpus="quick", seeds=1, step_scale=0.2, conditions="0", samples=1, wav2sem_steps=150, n_speech=1000,
                   # notebook 05: one host, the rungs that frame the answer, the dial's two ends
-                  ladder=dict(levels="clean,full", hosts="voca", rungs="none,oracle_text,oracle_viseme", seeds=1,
-                              local_steps=100)),
+                  ladder=dict(levels="clean,full", hosts="voca", rungs="none,oracle_text,oracle_viseme", seeds=1)),
 }
 
 
@@ -99,6 +98,7 @@ class GridPlan:
     plug_scale: str = "raw"  # the plugged cells' F_s scale (DecoderConfig.plug_scale); none cells have no plug
     wav2sem_local: str = ""  # the time-local Wav2Sem the wav2sem_local cells read (notebook 05's ladder)
     curve_points: int = 0  # > 0: each cell's val loss at about this many points of its training (the learning curve)
+    use_test: bool = True  # each plugged cell's use test (notebook 04); the ladder reads Δ vs none instead
 
     def __post_init__(self):
         if not isinstance(self.wav2sem, str):
@@ -159,7 +159,8 @@ class GridPlan:
     def eval_options(self, host: str) -> dict:
         samples = self.num_samples if getattr(get(host), "stochastic", False) else 1
         # version 2: the use test, the plug's scale, and the timing-tolerant lip metrics
-        return {"split": self.split, "conditions": self.conditions, "num_samples": samples, "version": EVAL_VERSION}
+        out = {"split": self.split, "conditions": self.conditions, "num_samples": samples, "version": EVAL_VERSION}
+        return out if self.use_test else {**out, "use_test": False}  # (the grid's files keep their names)
 
     @property
     def use_condition(self) -> int:
@@ -204,7 +205,8 @@ def run_cell(plan: GridPlan, host: str, semantic: str, seed: int, threads: int |
     t1 = time.perf_counter()
     options = plan.eval_options(host)
     conditions = options["conditions"] if options["conditions"] == "all" else int(options["conditions"])
-    keep = (plan.use_condition, 0) if semantic != "none" else None  # the use test's own-F_s generation
+    use = semantic != "none" and plan.use_test
+    keep = (plan.use_condition, 0) if use else None  # the use test's own-F_s generation
     res = evaluate_decoder(folder, split=options["split"], conditions=conditions, with_baseline=False,
                            num_samples=options["num_samples"], keep=keep)  # fmt: skip
     own = res.pop("predictions", None)
@@ -220,7 +222,7 @@ def run_cell(plan: GridPlan, host: str, semantic: str, seed: int, threads: int |
            "train_seconds": (record.get("seconds") or {}).get("total"), "this_call_train_seconds": round(t1 - t0, 2),
            "eval_seconds": round(time.perf_counter() - t1, 2), "n_parameters": record.get("n_parameters"),
            "train_steps": record["train"]["max_steps"]}  # fmt: skip
-    if semantic != "none":
+    if use:
         t2 = time.perf_counter()
         out["use"] = use_test(folder, options["split"], plan.use_condition, own=own)
         out["use_seconds"] = round(time.perf_counter() - t2, 2)

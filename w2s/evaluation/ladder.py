@@ -98,7 +98,7 @@ class LadderPlan:
         return GridPlan(str(self.corpus(level)), wav2sem=self.wav2sem, wav2sem_local=self.wav2sem_local,
                         hosts=self.hosts, semantics=self.rungs, seeds=self.seeds, step_scale=self.step_scale,
                         split=self.split, conditions="0", num_samples=1, models_dir=str(self.root / level),
-                        plug_scale="standardize", curve_points=self.curve_points)  # fmt: skip
+                        plug_scale="standardize", curve_points=self.curve_points, use_test=False)  # fmt: skip
 
     def n_cells(self) -> int:
         return len(self.levels) * len(self.hosts) * len(self.rungs) * len(self.seeds)
