@@ -24,6 +24,8 @@ semantic_source
 * ``"oracle_viseme"`` (time-local, (B, T, 13)): the one-hot viseme class of the phoneme spoken at each
   frame (``w2s.corpus.visemes``; "silence" is a class of its own). The second positive control: it
   carries the lips' answer frame by frame;
+* ``"wav2sem_local"`` (time-local, (B, T, C_s), beyond the paper): ``oracle_text_local``'s stream predicted
+  from the audio by a frozen Wav2SemLocal (:mod:`w2s.semantic.wav2sem_local`), causal with a bounded lookahead;
 * ``"none"``: the baseline, ``W_out(F_p)``; F_s is ignored and there is no ``W_s``. ``W_out`` is
   created first, so with the same seed the baseline and the plugged model start from the same
   ``W_out``, and they differ only by the ``W_s F_s`` term.
@@ -55,8 +57,8 @@ import torch.nn as nn
 
 from w2s.data.batch import as_mask
 
-SOURCES = ("none", "wav2sem", "oracle_text", "oracle_word", "oracle_text_local", "oracle_viseme")
-TIME_LOCAL = ("oracle_text_local", "oracle_viseme")  # sources with one vector per frame: F_s (B, T, C_s)
+SOURCES = ("none", "wav2sem", "oracle_text", "oracle_word", "oracle_text_local", "oracle_viseme", "wav2sem_local")
+TIME_LOCAL = ("oracle_text_local", "oracle_viseme", "wav2sem_local")  # one vector per frame: F_s (B, T, C_s)
 PLUG_SCALES = ("raw", "standardize")  # F_s as it comes (the paper) | centred and scaled to F_p's RMS
 
 

@@ -15,6 +15,7 @@ from w2s.decoders.training import DecoderRecipe, check_datasets, train_decoder
 from w2s.evaluation.decoders import evaluate_decoder
 from w2s.evaluation.grid import MODES
 from w2s.fusion import SOURCES
+from w2s.semantic.local_train import default_wav2sem_local
 from w2s.semantic.train import default_wav2sem
 from w2s.utils.io import check_writable, write_json
 from w2s.utils.owned import claim_file
@@ -45,6 +46,7 @@ SEMANTIC_HELP = {  # --semantic: one line per source
     "oracle_word": "control: a code of the pair word said",
     "oracle_text_local": "per frame: the said word's vector",
     "oracle_viseme": "per frame: its viseme class (control)",
+    "wav2sem_local": "per frame: a Wav2SemLocal on the audio",
 }
 
 
@@ -55,7 +57,9 @@ def configure_decoder(p: argparse.ArgumentParser) -> None:
     t.add_argument("--semantic", default="none", choices=list(SOURCES),
                    help="F_s:\n" + "\n".join(f"{k}: {SEMANTIC_HELP[k]}" for k in SOURCES))
     t.add_argument("--wav2sem", default=None, help="--semantic wav2sem: a trained Wav2Sem folder (w2s wav2sem train "
-                   "--out); default: notebook 02's lite Wav2Sem for --corpus and --seed, trained first if missing")
+                   "--out); default: notebook 02's lite Wav2Sem for --corpus and --seed, trained first if missing. "
+                   "--semantic wav2sem_local: a trained Wav2SemLocal folder (w2s wav2sem train-local --out); default: "
+                   "the default one for --corpus and --seed, trained first if missing (about 3 min)")
     t.add_argument("--text-model", default=DEFAULT_TEXT_MODEL, help="oracle_text's sentence model (name or folder)")
     t.add_argument("--corpus", type=Path, required=True, help="dataset folder (our corpus, VOCASET or BIWI layout)")
     t.add_argument("--dataset", default="auto", choices=["auto", "vocaset", "biwi"],
@@ -119,6 +123,14 @@ def lite_wav2sem(corpus: Path, seed: int) -> Path:
     return default_wav2sem(corpus, seed=seed, on_train=say, **size)
 
 
+def _say_local(seed: int):
+    def say(folder: Path) -> None:
+        print(f"--semantic wav2sem_local: no default Wav2SemLocal of seed {seed} yet; training it now into {folder}",
+              flush=True)  # fmt: skip
+
+    return say
+
+
 def _train(args) -> int:
     fields = dict(host=args.host, preset=args.preset, semantic=args.semantic, seed=args.seed, dataset=args.dataset,
                   encoder=args.encoder, finetune_encoder=args.finetune_encoder, wav2sem=args.wav2sem,
@@ -129,6 +141,13 @@ def _train(args) -> int:
         #   Wav2Sem is trained, as the training checks them
         fields["wav2sem"] = str(lite_wav2sem(args.corpus, args.seed))
         print(f"--semantic wav2sem: F_s from {fields['wav2sem']}")
+    if args.semantic == "wav2sem_local" and not args.wav2sem:
+        check_datasets(DecoderRecipe(**{**fields, "semantic": "none"}), args.corpus)
+        if not Corpus.is_built(args.corpus):
+            raise UsageError(f"--semantic wav2sem_local: {args.corpus} is not a corpus built by w2s (its word timings "
+                             "train the default Wav2SemLocal); give one with --wav2sem FOLDER")  # fmt: skip
+        fields["wav2sem"] = str(default_wav2sem_local(args.corpus, seed=args.seed, on_train=_say_local(args.seed)))
+        print(f"--semantic wav2sem_local: F_s from {fields['wav2sem']}")
     recipe = DecoderRecipe(**fields)
     rec = train_decoder(recipe, args.corpus, args.out)
     sec = rec["seconds"]

@@ -1,4 +1,5 @@
-"""`w2s wav2sem train`: train Wav2Sem, the audio-to-semantic adapter, and evaluate it on held-out speech."""
+"""`w2s wav2sem train`: train Wav2Sem, the audio-to-semantic adapter, and evaluate it on held-out speech;
+`w2s wav2sem train-local`: train Wav2SemLocal (the word stream, bounded lookahead; w2s.semantic.local_train)."""
 
 from __future__ import annotations
 
@@ -49,9 +50,65 @@ def configure_wav2sem(p: argparse.ArgumentParser) -> None:
     t.add_argument("--out", type=Path, required=True, help="output folder (resumes from its checkpoint if present)")
     t.add_argument("--force", action="store_true", help="start over: replace the run in --out (its checkpoint, model "
                    "and records), e.g. one of another recipe")  # fmt: skip
+    configure_train_local(sub)
+
+
+def configure_train_local(sub) -> None:
+    t = sub.add_parser("train-local", help="train Wav2SemLocal (host frames -> the word stream, bounded lookahead)",
+                       description="Train Wav2SemLocal (beyond the paper): the host encoder's frames -> one text vector "
+                       "per frame, oracle_text_local's stream (the spoken word's all-MiniLM-L6-v2 vector, 0 in pauses), "
+                       "causal with a bounded lookahead. Trains on the face corpus's train split (its word timings), "
+                       "records a val curve (val split), and reports val and test frame-level word retrieval. Use the "
+                       "model with `w2s decoder train --semantic wav2sem_local --wav2sem OUT`.")  # fmt: skip
+    t.add_argument("--corpus", type=Path, required=True, help="a face corpus built by w2s (alignments.json)")
+    t.add_argument("--steps", type=COUNT, default=None, help="training steps (default: the val curve's knee for the "
+                   "default corpus, fewer for smoke/quick corpora)")  # fmt: skip
+    t.add_argument("--lookahead-ms", type=nonnegative_float, default=200.0, help="how far ahead an output frame may "
+                   "see (ms; the default 200)")  # fmt: skip
+    t.add_argument("--ctc-weight", type=nonnegative_float, default=0.5, help="the phoneme CTC lever (0: off)")
+    t.add_argument("--host-encoder", default="tiny-hubert", help="the frozen encoder whose frames it reads (tiny-hubert: "
+                   "the one pretrained on --corpus; mfcc; a hub name or folder)")  # fmt: skip
+    t.add_argument("--lr", type=positive, default=1e-3)
+    t.add_argument("--batch-size", type=COUNT, default=16)
+    t.add_argument("--seed", type=NONNEGATIVE, default=0)
+    t.add_argument("--out", type=Path, required=True, help="output folder (resumes from its checkpoint if present)")
+    t.add_argument("--force", action="store_true", help="start over: replace the run in --out")
+
+
+def run_train_local(args) -> int:
+    from w2s.encoders.loading import load_encoder
+    from w2s.semantic.local_train import (
+        LocalRecipe,
+        evaluate_split,
+        local_train_config,
+        steps_for_corpus,
+        train_wav2sem_local,
+    )
+
+    corpus = Corpus.open(args.corpus)  # a folder that is not a built corpus: one line naming the missing file
+    for split in ("train", "val", "test"):
+        if not corpus.stems(split):
+            raise UsageError(f"--corpus {args.corpus}: its {split} split is empty")
+    cfg = local_train_config(args.steps or steps_for_corpus(corpus), args.lr, args.batch_size, args.seed)
+    recipe = LocalRecipe(lookahead_ms=args.lookahead_ms, ctc_weight=args.ctc_weight, host_encoder=args.host_encoder,
+                         train=cfg)  # fmt: skip
+    with training_run(args.out, args.force, "wav2sem", cfg):
+        host = load_encoder(recipe.host_encoder, corpus=corpus.root)
+        model, hist, val = train_wav2sem_local(corpus, recipe, args.out, host=host)
+        report = {"val": val, "test": evaluate_split(model, corpus, "test", host), "train_seconds": hist.seconds}
+        write_json(args.out / "eval.json", report, indent=1)
+    for name in ("val", "test"):
+        r = report[name]
+        print(f"{name}: frame word R@1 {r['r@1']:.3f} (chance {r['chance_r@1']:.3f}, {r['n_words']} words)  "
+              f"within the clip {r['r@1_clip']:.3f} (chance {r['chance_r@1_clip']:.3f})  cosine {r['cosine']:.3f} "
+              f"(mean word {r['cosine_mean_word']:.3f})  speech/pause accuracy {r['speech_accuracy']:.3f}")
+    print(f"model: {args.out / 'model'}  ({hist.seconds:.0f} s of training)")
+    return 0
 
 
 def run_wav2sem(args) -> int:
+    if args.action == "train-local":
+        return run_train_local(args)
     cfg = train_config(args.steps, args.lr, args.batch_size, args.seed)
     with training_run(args.out, args.force, "wav2sem", cfg):
         return _train(args, cfg)

@@ -17,6 +17,8 @@ Time-local sources give one vector per vertex frame, F_s (T, C_s), from the corp
 ``oracle_viseme`` the one-hot viseme class of the phoneme spoken at each frame. Frame t is at time
 t / fps (the rig's frame k is the face at k/fps) and lies in a timed segment when t / fps is in
 [start, end): the rule of ``w2s.evaluation.metrics.frames_in_spans`` (:func:`frame_segments`).
+``wav2sem_local`` predicts ``oracle_text_local``'s stream from the audio (a frozen Wav2SemLocal; it needs
+no alignments), resampled to the vertex frames as F_p is.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from w2s.encoders import Encoder, align_to_fps, audio_sha256, cached_encode, loa
 from w2s.fusion import SOURCES
 from w2s.semantic.targets import cached_embed, load_text_model
 from w2s.semantic.wav2sem import Wav2Sem
+from w2s.semantic.wav2sem_local import Wav2SemLocal
 from w2s.utils.cache import NpyCache
 from w2s.utils.hashing import sha256_tensors
 from w2s.utils.paths import cache_dir
@@ -142,6 +145,11 @@ class SemanticSource:
             return OracleTextLocal(corpus_root, text_model)
         if name == "oracle_viseme":
             return OracleViseme(corpus_root)
+        if name == "wav2sem_local":
+            if wav2sem is None:
+                raise DecoderError("semantic source 'wav2sem_local' needs a trained Wav2SemLocal: pass its folder "
+                                   "(--wav2sem; w2s wav2sem train-local)")  # fmt: skip
+            return Wav2SemLocalVectors(wav2sem, corpus_root)
         raise DecoderError(f"unknown semantic source {name!r}; choose one of {', '.join(SOURCES)}")
 
 
@@ -342,6 +350,47 @@ class Wav2SemVectors(SemanticSource):
                 self.cache.save(keys[i], v)
                 out[i] = v
         return np.stack(out).astype(np.float32)
+
+
+class Wav2SemLocalVectors(SemanticSource):
+    """F_s (T, C_s) per clip = a frozen Wav2SemLocal on its host encoder's frames (the encoder named in the run
+    record beside ``model/``, the tiny HuBERT of `corpus_root` by default), resampled to the clip's vertex
+    frames as F_p is (:func:`w2s.encoders.align_to_fps`); the host-rate stream cached by (weights, audio bytes).
+    Its pause vector is zero: the model's speech gate closes in silence (``pause_norm`` in
+    benchmarks/wav2sem_local.py measures how far)."""
+
+    name = "wav2sem_local"
+    per_frame = True
+
+    def __init__(self, folder, corpus_root=None):
+        self.folder = wav2sem_folder(folder)
+        self.model = Wav2SemLocal.from_pretrained(self.folder).eval()
+        cfg = self.model.config
+        self.dim = cfg.target_dim
+        run = self.folder.parent / "wav2sem_run.json"
+        host = json.loads(run.read_text()).get("recipe", {}).get("host_encoder", "tiny-hubert") if run.is_file() else "tiny-hubert"
+        self.host = load_encoder(host, corpus=corpus_root)
+        if self.host.dim != cfg.input_dim or abs(self.host.rate - cfg.frame_rate) > 1e-6:
+            raise DecoderError(f"{self.folder}: this Wav2SemLocal reads {cfg.input_dim}-d frames at {cfg.frame_rate:g} Hz, "
+                               f"its host encoder {host!r} gives {self.host.dim}-d at {self.host.rate:g} Hz")  # fmt: skip
+        self.identity = f"wav2sem_local:{sha256_tensors(self.model.state_dict())[:16]}|{self.host.identity}"
+        self.cache = NpyCache(cache_dir("semantic_vectors"), "F_s cache")
+
+    @property
+    def pause(self) -> np.ndarray:
+        return np.zeros(self.dim, np.float32)
+
+    def vectors(self, clips_audio, transcripts, stems, alignments=None, n_frames=None, fps=None):
+        if n_frames is None or fps is None or len(n_frames) != len(stems):
+            raise DecoderError("wav2sem_local gives one vector per vertex frame: pass n_frames (one per clip) and fps")
+        feats = [cached_encode(self.host, a) for a in clips_audio]  # (T_a, C_p) each
+        keys = [hashlib.sha256(f"{self.identity}\0{audio_sha256(a)}".encode()).hexdigest() for a in clips_audio]
+        out = [self.cache.load(k, (len(f), self.dim)) for k, f in zip(keys, feats, strict=True)]
+        todo = [i for i, v in enumerate(out) if v is None]
+        for i, v in zip(todo, self.model.predict([feats[i] for i in todo]), strict=True):
+            self.cache.save(keys[i], v)
+            out[i] = v
+        return [align_to_fps(v, self.host.rate, fps, T) for v, T in zip(out, n_frames, strict=True)]  # (T, C_s) each
 
 
 # ---------------------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ class DecoderRecipe:
     seed: int = 0
     dataset: str = "auto"  # the folder's layout and splits: auto (a corpus built by w2s) | vocaset | biwi
     encoder: str | None = None  # F_p's encoder (w2s.encoders.load_encoder name); None: the host's offline default
-    wav2sem: str | None = None  # semantic="wav2sem": a trained Wav2Sem folder
+    wav2sem: str | None = None  # semantic="wav2sem": a trained Wav2Sem folder ("wav2sem_local": a Wav2SemLocal's)
     text_model: str = DEFAULT_TEXT_MODEL  # oracle_text's sentence model (and F_s's size for the others)
     finetune_encoder: bool = False  # the host runs `encoder` itself and trains it (CNN frozen), as the originals
     overrides: dict = field(default_factory=dict)  # config fields over the preset's, e.g. {"stage1_steps": 100}
@@ -69,6 +69,8 @@ class DecoderRecipe:
             raise DecoderError(f"--semantic must be one of {', '.join(SOURCES)}, got {self.semantic!r}")
         if self.semantic == "wav2sem" and not self.wav2sem:
             raise DecoderError("--semantic wav2sem needs --wav2sem FOLDER (a trained Wav2Sem: w2s wav2sem train, or notebook 02)")
+        if self.semantic == "wav2sem_local" and not self.wav2sem:
+            raise DecoderError("--semantic wav2sem_local needs --wav2sem FOLDER (a trained Wav2SemLocal: w2s wav2sem train-local)")
         for name in ("max_steps", "batch_size"):
             v = getattr(self, name)
             if v is not None and v < 1:
