@@ -9,6 +9,7 @@ from pathlib import Path
 from w2s import decoders
 from w2s.cli.args import COUNT, NONNEGATIVE, UsageError, parse_param, positive
 from w2s.cli.training_run import training_run
+from w2s.corpus.build import clean_twin
 from w2s.data.corpus import Corpus
 from w2s.decoders.inputs import DEFAULT_TEXT_MODEL
 from w2s.decoders.training import DecoderRecipe, check_datasets, train_decoder
@@ -112,7 +113,7 @@ def lite_wav2sem(corpus: Path, seed: int) -> Path:
     if not Corpus.is_built(corpus):
         raise UsageError(f"--semantic wav2sem: {corpus} is not a corpus built by w2s, so it has no lite Wav2Sem of "
                          "notebook 02; give one with --wav2sem FOLDER (w2s wav2sem train)")  # fmt: skip
-    preset = Corpus(corpus).preset or ""  # the mode as tiny-HuBERT's recipe is chosen for the corpus:
+    preset = Corpus(clean_twin(corpus)).preset or ""  # the mode as tiny-HuBERT's recipe is chosen for the corpus:
     mode = "smoke" if preset.startswith("smoke") else "quick" if preset == "quick" else None  # else full mode
     size = {"steps": MODES[mode]["wav2sem_steps"], "n_speech": MODES[mode]["n_speech"]} if mode else {}
 
@@ -146,7 +147,8 @@ def _train(args) -> int:
         if not Corpus.is_built(args.corpus):
             raise UsageError(f"--semantic wav2sem_local: {args.corpus} is not a corpus built by w2s (its word timings "
                              "train the default Wav2SemLocal); give one with --wav2sem FOLDER")  # fmt: skip
-        fields["wav2sem"] = str(default_wav2sem_local(args.corpus, seed=args.seed, on_train=_say_local(args.seed)))
+        # a masked corpus reads its clean twin's model, as its encoders (and lite's speech) are clean
+        fields["wav2sem"] = str(default_wav2sem_local(clean_twin(args.corpus), seed=args.seed, on_train=_say_local(args.seed)))
         print(f"--semantic wav2sem_local: F_s from {fields['wav2sem']}")
     recipe = DecoderRecipe(**fields)
     rec = train_decoder(recipe, args.corpus, args.out)
