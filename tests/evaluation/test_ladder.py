@@ -35,12 +35,12 @@ def _cell(level, host, rung, seed, scores, lve, val=None):
             "history": {"val": val or []}}  # fmt: skip
 
 
-def _ladder(rng, gain_full: dict[str, float], n_words=60, seeds=(0, 1, 2)):
+def _ladder(rng, gain_full: dict[str, float], n_words=60, seeds=(0, 1, 2), rungs=("none", "oracle_text", "oracle_viseme")):
     """Cells whose minimal-pair scores are Bernoulli(p): p = 0.8 for every rung on clean audio, 0.5 + gain at full."""
     out = {}
     for level in ("clean", "full"):
         res = []
-        for rung in ("none", "oracle_text", "oracle_viseme"):
+        for rung in rungs:
             p = 0.8 if level == "clean" else 0.5 + gain_full.get(rung, 0.0)
             for k in seeds:
                 res.append(_cell(level, "voca", rung, k, rng.random(n_words) < p, 1e-5 * (1 + 0.1 * rng.random(12))))
@@ -76,3 +76,14 @@ def test_a_learning_curve_is_read_as_before_at_or_past_its_knee(loss, state):
     val = [{"step": 10 * (i + 1), "loss": x} for i, x in enumerate(loss)]
     (c,) = curve_rows({"full": [_cell("full", "voca", "none", 0, [1], [1e-5], val)]})
     assert c["state"] == state and c["best_step"] == 10 * (int(np.argmin(loss)) + 1)
+
+
+def test_the_claim_is_answered_from_which_granularity_helped():
+    rungs = ("none", "oracle_text", "oracle_text_local", "oracle_viseme")
+    rows = ladder_rows(_ladder(np.random.default_rng(2), {"oracle_viseme": 0.4, "oracle_text_local": 0.35}, seeds=range(5), rungs=rungs))
+    claim = ladder_conclusion(rows)[-1]
+    assert claim["question"] == "What does this mean for the paper's claim?"
+    assert "aligned in time" in claim["answer"] and "word by word" in claim["answer"] and "voca at full" in claim["answer"]
+    rows = ladder_rows(_ladder(np.random.default_rng(3), {"oracle_text": 0.4, "oracle_text_local": 0.4}, seeds=range(5), rungs=rungs))
+    claim = ladder_conclusion(rows)[-1]["answer"]
+    assert "aligned in time" not in claim and "helps clearly voca at full" in claim  # the sentence vector helped too

@@ -266,4 +266,26 @@ def ladder_conclusion(rows: list[dict], local_vs_sentence: list[dict] | None = N
                     parts.append(f"{h}, {a}: {ra['delta'] / ro['delta']:.0%} of {o}'s gain at {top} "
                                  f"({_d(ra)} of {_d(ro)}).")  # fmt: skip
         ask("How much of the oracle's gain does the audio-predicted version recover?", parts)
+    if {"oracle_text", "oracle_text_local"} <= rungs:
+        first = levels[0]
+
+        def where(rung):
+            helped = [(h, lv) for h in hosts for lv in levels if _helps(_row(rows, lv, h, rung))]
+            return ", ".join(f"{h} at {lv}" for h, lv in helped) or "nowhere"
+
+        clean = [f"{h} {_d(_row(rows, first, h, 'oracle_text'))}" for h in hosts]
+        ask("What does this mean for the paper's claim?", [
+            f"The paper adds one sentence vector to every frame. Even the true sentence's vector changes minimal-pair "
+            f"accuracy at {first} by {'; '.join(clean)}, and helps clearly {where('oracle_text')}. The same text given "
+            f"word by word, at the frames where each word is spoken, helps clearly {where('oracle_text_local')}; the "
+            f"viseme stream {where('oracle_viseme')}. Where the sound cannot decide, what moves the lips is information "
+            "aligned in time with them, not a summary of the sentence."
+            if _helps_anywhere(rows, "oracle_text_local", hosts, levels) and not _helps_anywhere(rows, "oracle_text", hosts, levels)
+            else f"The paper adds one sentence vector to every frame. The true sentence's vector changes minimal-pair "
+                 f"accuracy at {first} by {'; '.join(clean)} and helps clearly {where('oracle_text')}; the word-by-word "
+                 f"text helps clearly {where('oracle_text_local')}; the viseme stream {where('oracle_viseme')}."])  # fmt: skip
     return out
+
+
+def _helps_anywhere(rows, rung, hosts, levels) -> bool:
+    return any(_helps(_row(rows, lv, h, rung)) for h in hosts for lv in levels)
