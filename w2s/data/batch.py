@@ -167,3 +167,17 @@ class Batch:
             f"{k} {tuple(v.shape)}" for k, v in self._tensors().items() if not k.endswith("_mask")
         )
         return f"Batch(B={len(self)}, fps={self.fps}, {shapes}, stems={self.stems[:4]}{' ...' if len(self.stems) > 4 else ''})"
+
+
+
+def frame_mask(x: torch.Tensor, mask, dim: int, error: type[Exception] = BatchError) -> torch.Tensor:
+    """The checked validity mask (B, T) of encoder frames `x` (B, T, dim): `x` float and not empty, `mask`
+    (None: all valid) bool or 0/1 and left-aligned; `error` naming what is wrong otherwise."""
+    if x.ndim != 3 or x.shape[-1] != dim or not x.is_floating_point():
+        raise error(f"features: expected float (B, T, {dim}), got {x.dtype} {tuple(x.shape)}")
+    B, T, _ = x.shape
+    if T == 0:
+        raise error("features: T = 0 frames")
+    mask = torch.ones(B, T, dtype=torch.bool, device=x.device) if mask is None else as_mask(mask, (B, T), "mask", error)
+    prefix_lengths(mask, "mask", error)
+    return mask.to(x.device)

@@ -53,7 +53,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from w2s.data.audio import validate_audio
-from w2s.data.batch import as_mask, pad, prefix_lengths
+from w2s.data.batch import as_mask, frame_mask, pad, prefix_lengths
 from w2s.encoders import conv_frames, receptive_field
 from w2s.nn.checkpoint import CheckpointMixin
 from w2s.nn.layers import Block, masked_mean
@@ -194,18 +194,7 @@ class Wav2Sem(nn.Module, CheckpointMixin):
         return self.ctc(h)
 
     def _frames_lite(self, x: torch.Tensor, mask: torch.Tensor | None):
-        D = self.config.input_dim
-        if x.ndim != 3 or x.shape[-1] != D or not x.is_floating_point():
-            raise Wav2SemError(f"features: expected float (B, T, {D}), got {x.dtype} {tuple(x.shape)}")
-        B, T, _ = x.shape
-        if T == 0:
-            raise Wav2SemError("features: T = 0 frames")
-        mask = (
-            torch.ones(B, T, dtype=torch.bool, device=x.device)
-            if mask is None
-            else as_mask(mask, (B, T), "mask", Wav2SemError)
-        )
-        prefix_lengths(mask, "mask", Wav2SemError)
+        mask = frame_mask(x, mask, self.config.input_dim, Wav2SemError)
         return self.backbone(x, mask), mask  # (B, T, C), (B, T)
 
     def _frames_audio(self, audio: torch.Tensor, mask: torch.Tensor | None):

@@ -46,7 +46,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from w2s.data.batch import as_mask, pad, prefix_lengths
+from w2s.data.batch import frame_mask, pad
 from w2s.nn.checkpoint import CheckpointMixin, Config
 
 
@@ -201,17 +201,7 @@ class Wav2SemLocal(nn.Module, CheckpointMixin):
 
     def frames(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Host frames (B, T, C_p), validity (B, T) bool | None -> contextual frames (B, T, C), the mask."""
-        D = self.config.input_dim
-        if x.ndim != 3 or x.shape[-1] != D or not x.is_floating_point():
-            raise Wav2SemLocalError(f"features: expected float (B, T, {D}), got {x.dtype} {tuple(x.shape)}")
-        B, T, _ = x.shape
-        if T == 0:
-            raise Wav2SemLocalError("features: T = 0 frames")
-        if mask is None:
-            mask = torch.ones(B, T, dtype=torch.bool, device=x.device)
-        else:
-            mask = as_mask(mask, (B, T), "mask", Wav2SemLocalError).to(x.device)
-            prefix_lengths(mask, "mask", Wav2SemLocalError)
+        mask = frame_mask(x, mask, self.config.input_dim, Wav2SemLocalError)
         h = self.drop(self.proj_in(self.ln_in(x)))  # (B, T, C)
         for block in self.blocks:
             h = block(h, mask)
