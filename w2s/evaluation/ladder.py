@@ -247,7 +247,7 @@ def ladder_conclusion(rows: list[dict], local_vs_sentence: list[dict] | None = N
         for h in hosts:
             first = next((lv for lv in levels if _helps(_row(rows, lv, h, rung))), None)
             cells = ", ".join(f"{lv} {_d(_row(rows, lv, h, rung))}" for lv in levels)
-            parts.append(f"{h}: {'from ' + first if first else 'at no level'} (Δ minimal-pair vs none: {cells}).")
+            parts.append(f"{h}: {'first at ' + first if first else 'at no level'} (Δ minimal-pair vs none: {cells}).")
         ask(f"At which masking level does {rung} ({RUNG_MEANING[rung]}) start to help?", parts)
     if local_vs_sentence:
         parts = [f"{p['host']} at {p['level']}: {p['mean_difference']:+.3f} [{p['ci_low']:+.3f}, {p['ci_high']:+.3f}] "
@@ -259,11 +259,12 @@ def ladder_conclusion(rows: list[dict], local_vs_sentence: list[dict] | None = N
         parts = []
         for a, o in pairs:
             for h in hosts:
-                ra, ro = _row(rows, top, h, a), _row(rows, top, h, o)
-                if not _helps(ro):
-                    parts.append(f"{h}, {a}: its oracle gives no clear gain at {top} ({_d(ro)}), so there is nothing to recover.")
-                else:
-                    parts.append(f"{h}, {a}: {ra['delta'] / ro['delta']:.0%} of {o}'s gain at {top} "
+                clear = [lv for lv in levels if _helps(_row(rows, lv, h, o))]
+                if not clear:
+                    parts.append(f"{h}, {a}: {o} gives no clear gain at any level, so there is nothing to recover.")
+                for lv in clear:
+                    ra, ro = _row(rows, lv, h, a), _row(rows, lv, h, o)
+                    parts.append(f"{h}, {a} at {lv}: {ra['delta'] / ro['delta']:.0%} of {o}'s gain "
                                  f"({_d(ra)} of {_d(ro)}).")  # fmt: skip
         ask("How much of the oracle's gain does the audio-predicted version recover?", parts)
     if {"oracle_text", "oracle_text_local"} <= rungs:
@@ -278,9 +279,10 @@ def ladder_conclusion(rows: list[dict], local_vs_sentence: list[dict] | None = N
             f"The paper adds one sentence vector to every frame. Even the true sentence's vector changes minimal-pair "
             f"accuracy at {first} by {'; '.join(clean)}, and helps clearly {where('oracle_text')}. The same text given "
             f"word by word, at the frames where each word is spoken, helps clearly {where('oracle_text_local')}; the "
-            f"viseme stream {where('oracle_viseme')}. Where the sound cannot decide, what moves the lips is information "
-            "aligned in time with them, not a summary of the sentence."
-            if _helps_anywhere(rows, "oracle_text_local", hosts, levels) and not _helps_anywhere(rows, "oracle_text", hosts, levels)
+            f"viseme stream {where('oracle_viseme')}. Here only information aligned in time with the lips moved them; "
+            "a summary of the sentence did not."
+            if (_helps_anywhere(rows, "oracle_text_local", hosts, levels) or _helps_anywhere(rows, "oracle_viseme", hosts, levels))
+            and not _helps_anywhere(rows, "oracle_text", hosts, levels)
             else f"The paper adds one sentence vector to every frame. The true sentence's vector changes minimal-pair "
                  f"accuracy at {first} by {'; '.join(clean)} and helps clearly {where('oracle_text')}; the word-by-word "
                  f"text helps clearly {where('oracle_text_local')}; the viseme stream {where('oracle_viseme')}."])  # fmt: skip
