@@ -10,6 +10,14 @@ from w2s.cli.args import COUNT, NONNEGATIVE, UsageError, nonnegative_float, posi
 from w2s.cli.training_run import training_run
 from w2s.data.corpus import Corpus
 from w2s.data.files import load_templates
+from w2s.encoders.loading import load_encoder
+from w2s.semantic.local_train import (
+    LocalRecipe,
+    evaluate_split,
+    local_train_config,
+    steps_for_corpus,
+    train_wav2sem_local,
+)
 from w2s.semantic.train import (
     Wav2SemRecipe,
     evaluate_on_corpus,
@@ -76,15 +84,6 @@ def configure_train_local(sub) -> None:
 
 
 def run_train_local(args) -> int:
-    from w2s.encoders.loading import load_encoder
-    from w2s.semantic.local_train import (
-        LocalRecipe,
-        evaluate_split,
-        local_train_config,
-        steps_for_corpus,
-        train_wav2sem_local,
-    )
-
     corpus = Corpus.open(args.corpus)  # a folder that is not a built corpus: one line naming the missing file
     for split in ("train", "val", "test"):
         if not corpus.stems(split):
