@@ -383,7 +383,17 @@ def test_a_second_run_into_the_same_out_is_refused(tmp_path, capsys, smoke_corpu
     assert "being trained" in line and not out.exists()
 
 
+@pytest.fixture
+def python_sigint():
+    """Python's own Ctrl-C handler (KeyboardInterrupt), as at a terminal. A shell without job control starts a
+    background job (`make test &`) with SIGINT ignored, and Python then installs no handler at all."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
+
 @rows("SIGINT")
+@pytest.mark.usefixtures("python_sigint")
 def test_ctrl_c_keeps_the_checkpoint_and_another_recipe_is_refused(tmp_path, capsys, hashed, monkeypatch):
     from w2s.train import Trainer
 
