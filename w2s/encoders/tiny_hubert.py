@@ -42,6 +42,8 @@ import numpy as np
 import torch
 
 from w2s.data.audio import SAMPLE_RATE
+from w2s.data.augment import PRESETS as AUGMENT_PRESETS
+from w2s.data.augment import augment, draw_speed, source_samples
 from w2s.data.corpus import Corpus
 from w2s.data.faces import FaceDataset
 from w2s.encoders.base import conv_frames, receptive_field
@@ -86,8 +88,13 @@ class TinyHubertConfig:
     warmup_steps: int = 90
     weight_decay: float = 0.01
     grad_clip: float = 1.0
+    # issue 26: perturb each crop (w2s.data.augment.PRESETS; targets stay the clean audio's clusters, so the
+    # model must give a perturbed voice the clean one's codes); "none" is the original recipe
+    augment: str = "none"
 
     def __post_init__(self):
+        if self.augment not in AUGMENT_PRESETS:
+            raise ValueError(f"augment must be one of {sorted(AUGMENT_PRESETS)}, got {self.augment!r}")
         if len(self.conv_dim) != len(self.conv_kernel) or len(self.conv_kernel) != len(self.conv_stride):
             raise ValueError("conv_dim, conv_kernel and conv_stride need the same length")
         if math.prod(self.conv_stride) != MFCC_HOP or receptive_field(self.conv_kernel, self.conv_stride) != 400:
@@ -203,10 +210,19 @@ class CropBatches:
         n = (t - 1) * MFCC_HOP + self.min_len  # samples giving exactly t frames
         x = np.zeros((len(idx), n), np.float32)  # (B, N)
         y = np.zeros((len(idx), t), np.int64)  # (B, T)
+        aug = AUGMENT_PRESETS[self.config.augment]
         for b, i in enumerate(idx):
-            s = int(rng.integers(0, self.n_frames[i] - t + 1))  # first frame; sample offset 320 s keeps the alignment
-            x[b] = _normalise(self.wavs[i][s * MFCC_HOP : s * MFCC_HOP + n])
-            y[b] = self.labels[i][s : s + t]
+            if not aug.active:  # the original recipe, draw for draw
+                s = int(rng.integers(0, self.n_frames[i] - t + 1))  # first frame; sample offset 320 s keeps the alignment
+                x[b] = _normalise(self.wavs[i][s * MFCC_HOP : s * MFCC_HOP + n])
+                y[b] = self.labels[i][s : s + t]
+                continue
+            a = min(draw_speed(aug, rng), (self.n_frames[i] - 1) / max(t - 1, 1))  # the source must hold the crop
+            src = np.minimum(np.round(np.arange(t) * a).astype(np.int64), self.n_frames[i] - 1)  # (T,) source frames
+            s = int(rng.integers(0, self.n_frames[i] - src[-1]))
+            clean = self.wavs[i][s * MFCC_HOP : s * MFCC_HOP + source_samples(n, a)]
+            x[b] = _normalise(augment(clean, aug, rng, factor=a, n=n))
+            y[b] = self.labels[i][s + src]  # the clean audio's clusters, at the frames the perturbed crop plays
         mask = span_mask(len(idx), t, self.config.mask_prob, self.config.mask_length, rng)  # (B, T)
         return torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(mask)
 
@@ -303,7 +319,7 @@ def pretrain_tiny_hubert(
 
     t_train = time.perf_counter()
     step_fn = lambda net, batch, dev: pretrain_step(net, batch, dev, config.alpha)  # noqa: E731
-    recipe = {"config": asdict(config), "seed": seed, "version": PRETRAIN_VERSION, "data": _wavs_sha256(wavs)}
+    recipe = {"config": recipe_fields(config), "seed": seed, "version": PRETRAIN_VERSION, "data": _wavs_sha256(wavs)}
     hist = fit(net, list(range(len(wavs))), CropBatches(wavs, labels, config), step_fn, cfg, out_dir=checkpoint_dir,
                device=device, on_log=on_log, recipe=recipe, force=force)  # fmt: skip
     if hist.stopped_early:
@@ -371,14 +387,23 @@ def _corpus_sha256(root: Path) -> str:
     return h.hexdigest()
 
 
+def recipe_fields(config: TinyHubertConfig) -> dict:
+    """The config's fields as its cache key reads them: a field added later is left out at its default, so
+    models pretrained before it existed keep their folders."""
+    fields = asdict(config)
+    if fields["augment"] == "none":
+        del fields["augment"]
+    return fields
+
+
 def pretrained_folder(
     corpus_dir, config: TinyHubertConfig = TinyHubertConfig(), seed: int = 0, split: str = "train", root=None
 ) -> Path:
     """Where :func:`load_or_pretrain_tiny_hubert` keeps the model of this recipe: ``tiny-hubert-KEY`` under
     ``cache_dir("encoders")`` (or `root`), KEY a hash of the corpus's content, the split, every field of
     the config, the seed and the recipe version (another config: another folder)."""
-    key = key_of({"corpus": _corpus_sha256(Path(corpus_dir)), "split": split, "config": asdict(config), "seed": seed,
-                "version": PRETRAIN_VERSION})  # fmt: skip
+    key = key_of({"corpus": _corpus_sha256(Path(corpus_dir)), "split": split, "config": recipe_fields(config),
+                  "seed": seed, "version": PRETRAIN_VERSION})  # fmt: skip
     return (Path(root) if root is not None else cache_dir("encoders")) / f"tiny-hubert-{key}"
 
 

@@ -1,0 +1,180 @@
+"""Issue 26's levers: which way of pretraining the tiny HuBERT makes it hear a synthesizer it never heard?
+
+    .venv/bin/python benchmarks/voice_levers.py                      # every lever not measured yet (~12 min each, 1 core)
+    .venv/bin/python benchmarks/voice_levers.py --levers voice       # one
+    .venv/bin/python benchmarks/voice_levers.py --wav2sem LEVER      # + notebook 02's lite Wav2Sem on that encoder
+    .venv/bin/python benchmarks/voice_levers.py --table              # print the saved rows
+
+Each lever pretrains the tiny HuBERT with notebook 01's recipe (900 steps, seed 0) and one change:
+
+* ``baseline``: none (the recipe `make run` uses, retrained here for a like-for-like row);
+* ``channel``: each crop perturbed in its channel (spectral tilt, band-pass, room, noise; w2s.data.augment),
+  its targets the clean crop's clusters;
+* ``voice``: the same plus speed perturbation (formants and pitch move by a factor 0.85-1.15: the
+  vocal-tract-length lever), targets following the timing;
+* ``more-voices``: the training speakers' audio plus notebook 02's speech set (2,000 utterances, 16
+  espeak-ng variants including the Klatt synthesizer, random rate and pitch; sentences disjoint from
+  every face-corpus sentence);
+* ``more-voices+voice``: both.
+
+Measured: notebook 01's phonetic probe (w2s.evaluation.probe, trained on espeak-ng's training speakers)
+tested on flite's rendering of the default corpus's **val** sentences (what the choice reads) and of its
+test sentences (reported, never chosen on), beside espeak-ng's own val and test, and a probe trained on
+flite's val speakers and tested on its test speakers (does flite have a linear read-out at all).
+``--wav2sem LEVER`` trains notebook 02's `lite` (its default levers, 1,500 steps, seed 0) on that encoder
+and gives its held-out R@1 on both voices (benchmarks/voices.py's measurement). flite is never trained on.
+
+Rows go to benchmarks/results/voice_levers.jsonl (one per lever and measurement, with the split it read).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import w2s  # noqa: F401  (first: pins threads and kernels before numpy and torch load)
+
+# isort: off
+import numpy as np  # noqa: F401
+# isort: on
+
+sys.path.insert(0, str(Path(__file__).parent))
+import voices as V  # noqa: E402  (benchmarks/voices.py: the probe and Wav2Sem rows on both voices)
+
+from w2s.corpus import voices  # noqa: E402
+from w2s.data.corpus import Corpus  # noqa: E402
+from w2s.data.faces import FaceDataset  # noqa: E402
+from w2s.utils.paths import data_dir  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results" / "voice_levers.jsonl"
+LEVERS = {  # lever: (augment preset, speech-set utterances added to the training speakers' audio)
+    "baseline": ("none", 0),
+    "channel": ("channel", 0),
+    "voice": ("voice", 0),
+    "more-voices": ("none", 2000),
+    "more-voices+voice": ("voice", 2000),
+}
+SELECT_ON = "flite val"  # the choice reads this, never a test split
+
+
+def encoder_folder(lever: str) -> Path:
+    return data_dir() / "models" / "voice-levers" / f"tiny-hubert-{lever}"
+
+
+def pretrain(lever: str, espeak: Corpus) -> Path:
+    """The lever's tiny HuBERT (cached under data/models/voice-levers/)."""
+    from w2s.corpus.speech_set import load_or_build_speech_set
+    from w2s.data.audio import load_audio
+    from w2s.data.librispeech import load_speech_set
+    from w2s.encoders.tiny_hubert import TinyHubertConfig, _is_complete_model, pretrain_tiny_hubert
+    from w2s.semantic.training_data import corpus_texts
+
+    out = encoder_folder(lever)
+    if _is_complete_model(out):
+        return out
+    augment, n_speech = LEVERS[lever]
+    ds = FaceDataset(espeak.root, split="train")
+    wavs = [ds.load_audio(i) for i in range(len(ds))]
+    if n_speech:
+        root = load_or_build_speech_set(n_speech, 0, exclude_texts=corpus_texts(espeak.root))
+        wavs += [load_audio(u.path) for u, _ in load_speech_set(root)]
+    config = replace(TinyHubertConfig(), augment=augment)
+    pretrain_tiny_hubert(wavs, out, config, seed=0, overwrite=True, checkpoint_dir=out.with_name(f".{out.name}.train"),
+                         force=True)  # fmt: skip
+    return out
+
+
+def probe_row(lever: str, folder: Path, corpora: dict) -> dict:
+    from w2s.encoders.hf import HFEncoder
+    from w2s.encoders.tiny_hubert import pretraining_history
+
+    r = V.probe_rows(HFEncoder(folder, None, None, display_name=f"tiny-hubert-{lever}"), corpora, reference=False)
+    h = pretraining_history(folder)
+    acc = lambda v, k: round(r[v][k]["accuracy"], 4)  # noqa: E731
+    return {"lever": lever, "measure": "phonetic probe", "split_read_for_choice": "val",
+            "flite val": acc("flite", "val"), "flite test": acc("flite", "test"),
+            "espeak val": acc("espeak", "val"), "espeak test": acc("espeak", "test"),
+            "flite val+test": acc("flite", "val+test"), "espeak val+test": acc("espeak", "val+test"),
+            "flite within voice (val -> test)": acc("flite", "within voice: val -> test"),
+            "chance flite val+test": round(r["flite"]["val+test"]["chance"], 4),
+            "pretraining": {"n_utterances": h["n_utterances"], "audio_seconds": h["audio_seconds"],
+                            "final_masked_loss": h["loss"][-1], "train_s": h["train_s"], "augment": h["config"].get("augment", "none")},
+            "encoder": str(folder)}  # fmt: skip
+
+
+def wav2sem_row(lever: str, folder: Path, corpora: dict) -> dict:
+    from w2s.encoders.hf import HFEncoder
+    from w2s.semantic.train import LITE_DEFAULTS, Wav2SemRecipe, train_config, train_wav2sem, training_pairs
+
+    host = HFEncoder(folder, None, None, display_name=f"tiny-hubert-{lever}")
+    out = folder.with_name(f"wav2sem-lite-{lever}")
+    if not (out / "model" / "config.json").is_file():
+        recipe = Wav2SemRecipe(config="lite", **LITE_DEFAULTS, train=train_config(1500, lr=1e-3, seed=0))
+        paths, texts, _ = training_pairs(corpora["espeak"].root, 2000, 0)
+        train_wav2sem(paths, texts, recipe, out, host=host)
+    r = V.wav2sem_rows(out / "model", host, corpora)
+    return {"lever": lever, "measure": "wav2sem lite R@1", "split_read_for_choice": "none (reported)",
+            **{f"{v} {s}": round(r[s][v]["r@1"], 4) for s in V.SPLITS for v in V.VOICE_SETS},
+            **{f"cosine same utterance {s}": round(r[s]["fs_cosine_same_utterance"], 4) for s in V.SPLITS},
+            "chance": r["test"]["espeak"]["chance_r@1"], "model": str(out / "model")}  # fmt: skip
+
+
+def rows() -> list[dict]:
+    return [json.loads(line) for line in RESULTS.read_text().splitlines()] if RESULTS.is_file() else []
+
+
+def table(rs: list[dict]) -> str:
+    probe = {r["lever"]: r for r in rs if r["measure"] == "phonetic probe"}
+    sem = {r["lever"]: r for r in rs if r["measure"] == "wav2sem lite R@1"}
+    lines = ["| lever | probe flite val | flite test | espeak val | espeak test | flite within voice | "
+             "lite R@1 flite val | flite test | espeak test |", "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for lever in LEVERS:
+        if lever not in probe:
+            continue
+        p, s = probe[lever], sem.get(lever, {})
+        f = lambda d, k: f"{d[k]:.3f}" if k in d else "–"  # noqa: E731
+        lines.append(f"| {lever} | {f(p, 'flite val')} | {f(p, 'flite test')} | {f(p, 'espeak val')} | "
+                     f"{f(p, 'espeak test')} | {f(p, 'flite within voice (val -> test)')} | {f(s, 'flite val')} | "
+                     f"{f(s, 'flite test')} | {f(s, 'espeak test')} |")  # fmt: skip
+    if probe:
+        best = max(probe.values(), key=lambda r: r[SELECT_ON])
+        lines.append(f"\nChosen on {SELECT_ON} (probe): **{best['lever']}**. Chance (flite, val+test): "
+                     f"{best['chance flite val+test']:.3f}.")  # fmt: skip
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--levers", nargs="*", choices=list(LEVERS), default=None, help="levers to measure (default: every one not measured yet)")
+    ap.add_argument("--wav2sem", nargs="*", choices=list(LEVERS), default=[], help="also train and measure lite Wav2Sem on these levers' encoders")
+    ap.add_argument("--table", action="store_true", help="print the saved rows and stop")
+    args = ap.parse_args(argv)
+    if args.table:
+        print(table(rows()))
+        return
+    done = {(r["lever"], r["measure"]) for r in rows()}
+    levers = args.levers if args.levers is not None else [k for k in LEVERS if (k, "phonetic probe") not in done]
+    espeak = Corpus.load_or_build("default", 0)
+    corpora = {"espeak": espeak, "flite": Corpus(voices.load_or_build("flite", "default", 0))}
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    for lever in levers:
+        t0 = time.perf_counter()
+        row = {**probe_row(lever, pretrain(lever, espeak), corpora), "minutes": round((time.perf_counter() - t0) / 60, 1)}
+        with RESULTS.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+        print(json.dumps(row), flush=True)
+    for lever in args.wav2sem:
+        t0 = time.perf_counter()
+        row = {**wav2sem_row(lever, pretrain(lever, espeak), corpora), "minutes": round((time.perf_counter() - t0) / 60, 1)}
+        with RESULTS.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+        print(json.dumps(row), flush=True)
+    print(table(rows()))
+
+
+if __name__ == "__main__":
+    main()
