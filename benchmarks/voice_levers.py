@@ -22,7 +22,8 @@ tested on flite's rendering of the default corpus's **val** sentences (what the 
 test sentences (reported, never chosen on), beside espeak-ng's own val and test, and a probe trained on
 flite's val speakers and tested on its test speakers (does flite have a linear read-out at all).
 ``--wav2sem LEVER`` trains notebook 02's `lite` (its default levers, 1,500 steps, seed 0) on that encoder
-and gives its held-out R@1 on both voices (benchmarks/voices.py's measurement). flite is never trained on.
+and gives its held-out R@1 on both voices (benchmarks/voices.py's measurement); ``--wav2sem-augment P``
+trains it also on two perturbed copies of each utterance (w2s.data.augment preset P). flite is never trained on.
 
 Rows go to benchmarks/results/voice_levers.jsonl (one per lever and measurement, with the split it read).
 """
@@ -59,6 +60,7 @@ LEVERS = {  # lever: (augment preset, speech-set utterances added to the trainin
     "more-voices+voice": ("voice", 2000),
 }
 SELECT_ON = "flite val"  # the choice reads this, never a test split
+WAV2SEM_COPIES = 2  # --wav2sem-augment: perturbed copies of each training utterance beside the clean one
 
 
 def encoder_folder(lever: str) -> Path:
@@ -106,18 +108,19 @@ def probe_row(lever: str, folder: Path, corpora: dict) -> dict:
             "encoder": str(folder)}  # fmt: skip
 
 
-def wav2sem_row(lever: str, folder: Path, corpora: dict) -> dict:
+def wav2sem_row(lever: str, folder: Path, corpora: dict, augment: str = "none") -> dict:
     from w2s.encoders.hf import HFEncoder
     from w2s.semantic.train import LITE_DEFAULTS, Wav2SemRecipe, train_config, train_wav2sem, training_pairs
 
     host = HFEncoder(folder, None, None, display_name=f"tiny-hubert-{lever}")
-    out = folder.with_name(f"wav2sem-lite-{lever}")
+    out = folder.with_name(f"wav2sem-lite-{lever}" + ("" if augment == "none" else f"-augment-{augment}"))
     if not (out / "model" / "config.json").is_file():
-        recipe = Wav2SemRecipe(config="lite", **LITE_DEFAULTS, train=train_config(1500, lr=1e-3, seed=0))
+        recipe = Wav2SemRecipe(config="lite", **LITE_DEFAULTS, train=train_config(1500, lr=1e-3, seed=0), augment=augment,
+                               augment_copies=0 if augment == "none" else WAV2SEM_COPIES)  # fmt: skip
         paths, texts, _ = training_pairs(corpora["espeak"].root, 2000, 0)
         train_wav2sem(paths, texts, recipe, out, host=host)
     r = V.wav2sem_rows(out / "model", host, corpora)
-    return {"lever": lever, "measure": "wav2sem lite R@1", "split_read_for_choice": "none (reported)",
+    return {"lever": lever, "measure": "wav2sem lite R@1", "wav2sem_augment": augment, "split_read_for_choice": "val",
             **{f"{v} {s}": round(r[s][v]["r@1"], 4) for s in V.SPLITS for v in V.VOICE_SETS},
             **{f"cosine same utterance {s}": round(r[s]["fs_cosine_same_utterance"], 4) for s in V.SPLITS},
             "chance": r["test"]["espeak"]["chance_r@1"], "model": str(out / "model")}  # fmt: skip
@@ -129,21 +132,26 @@ def rows() -> list[dict]:
 
 def table(rs: list[dict]) -> str:
     probe = {r["lever"]: r for r in rs if r["measure"] == "phonetic probe"}
-    sem = {r["lever"]: r for r in rs if r["measure"] == "wav2sem lite R@1"}
-    lines = ["| lever | probe flite val | flite test | espeak val | espeak test | flite within voice | "
-             "lite R@1 flite val | flite test | espeak test |", "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = ["tiny-HuBERT's phonetic probe (trained on espeak-ng's training speakers), accuracy:", "",
+             "| tiny-HuBERT lever | flite val | flite test | espeak val | espeak test | flite within voice (val → test) |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
     for lever in LEVERS:
-        if lever not in probe:
-            continue
-        p, s = probe[lever], sem.get(lever, {})
-        f = lambda d, k: f"{d[k]:.3f}" if k in d else "–"  # noqa: E731
-        lines.append(f"| {lever} | {f(p, 'flite val')} | {f(p, 'flite test')} | {f(p, 'espeak val')} | "
-                     f"{f(p, 'espeak test')} | {f(p, 'flite within voice (val -> test)')} | {f(s, 'flite val')} | "
-                     f"{f(s, 'flite test')} | {f(s, 'espeak test')} |")  # fmt: skip
+        if lever in probe:
+            p = probe[lever]
+            lines.append(f"| {lever} | {p['flite val']:.3f} | {p['flite test']:.3f} | {p['espeak val']:.3f} | "
+                         f"{p['espeak test']:.3f} | {p['flite within voice (val -> test)']:.3f} |")  # fmt: skip
     if probe:
         best = max(probe.values(), key=lambda r: r[SELECT_ON])
-        lines.append(f"\nChosen on {SELECT_ON} (probe): **{best['lever']}**. Chance (flite, val+test): "
+        lines.append(f"\nChosen on {SELECT_ON}: **{best['lever']}**. Chance (flite, val+test): "
                      f"{best['chance flite val+test']:.3f}.")  # fmt: skip
+    sem = [r for r in rs if r["measure"] == "wav2sem lite R@1"]
+    if sem:
+        lines += ["", f"lite Wav2Sem's held-out R@1 (chance {sem[0]['chance']:.3f}):", "",
+                  "| tiny-HuBERT lever | Wav2Sem augment | flite val | flite test | espeak val | espeak test |",
+                  "|---|---|---|---|---|---|"]  # fmt: skip
+        for r in sem:
+            lines.append(f"| {r['lever']} | {r.get('wav2sem_augment', 'none')} | {r['flite val']:.3f} | "
+                         f"{r['flite test']:.3f} | {r['espeak val']:.3f} | {r['espeak test']:.3f} |")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -151,6 +159,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--levers", nargs="*", choices=list(LEVERS), default=None, help="levers to measure (default: every one not measured yet)")
     ap.add_argument("--wav2sem", nargs="*", choices=list(LEVERS), default=[], help="also train and measure lite Wav2Sem on these levers' encoders")
+    ap.add_argument("--wav2sem-augment", choices=["none", "channel", "voice"], default="none",
+                    help=f"Wav2Sem's own lever: {WAV2SEM_COPIES} perturbed copies of each training utterance")
     ap.add_argument("--table", action="store_true", help="print the saved rows and stop")
     args = ap.parse_args(argv)
     if args.table:
@@ -169,7 +179,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(row), flush=True)
     for lever in args.wav2sem:
         t0 = time.perf_counter()
-        row = {**wav2sem_row(lever, pretrain(lever, espeak), corpora), "minutes": round((time.perf_counter() - t0) / 60, 1)}
+        row = {**wav2sem_row(lever, pretrain(lever, espeak), corpora, args.wav2sem_augment), "minutes": round((time.perf_counter() - t0) / 60, 1)}
         with RESULTS.open("a") as f:
             f.write(json.dumps(row) + "\n")
         print(json.dumps(row), flush=True)

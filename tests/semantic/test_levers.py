@@ -2,6 +2,8 @@
 vectors, attention pooling, and that the paper's recipe keeps its cache key."""
 
 import math
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -152,7 +154,8 @@ def test_the_papers_recipe_keeps_its_cache_key():
     old["train"] = {
         k: v for k, v in asdict(recipe.train).items() if k not in ("decay_1d_params", "betas", "eps")
     }
-    for k in ("pooling", "ctc_weight", "infonce_weight", "negatives", "temperature", "center_targets"):
+    for k in ("pooling", "ctc_weight", "infonce_weight", "negatives", "temperature", "center_targets", "augment",
+              "augment_copies"):
         old.pop(k)
     assert recipe_key(recipe, "data") == key_of({"recipe": old, "data": "data", "v": 1}, n=12)
     assert recipe_key(Wav2SemRecipe(ctc_weight=0.5), "data") != recipe_key(recipe, "data")
@@ -179,3 +182,34 @@ def test_cli_trains_with_every_lever(smoke_corpus, tmp_path, monkeypatch):
     with pytest.raises(SystemExit) as e:
         main(["wav2sem", "train", "--corpus", str(smoke_corpus), "--ctc-weight", "-1", "--out", str(tmp_path / "x")])
     assert e.value.code == 2
+
+
+def test_augmented_copies_are_seeded_perturbed_and_drawn_with_the_clean_features(utterance):
+    """Wav2Sem's voice lever (lite): each training utterance's perturbed copies are the same on every run, differ
+    from the clean audio's features, and a step reads the clean features or a copy."""
+    from w2s.corpus.speech import save_wav
+    from w2s.encoders import load_encoder
+    from w2s.semantic.train import FeatureTargets, augmented_features
+
+    with pytest.raises(ValueError, match="go together"):
+        Wav2SemRecipe(config="lite", augment="voice")
+    with pytest.raises(ValueError, match="lite config"):
+        Wav2SemRecipe(config="tiny", augment="voice", augment_copies=2)
+    recipe = Wav2SemRecipe(config="lite", augment="voice", augment_copies=2)
+    assert recipe_key(recipe, "data") != recipe_key(Wav2SemRecipe(config="lite"), "data")
+    host = load_encoder("mfcc")
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "u.wav"
+        save_wav(path, utterance.audio)
+        copies = augmented_features(host, path, recipe, index=3)
+        again = augmented_features(host, path, recipe, index=3)
+        other = augmented_features(host, path, recipe, index=4)
+    clean = host.encode(utterance.audio)
+    assert len(copies) == 2 and all(c.shape[1] == clean.shape[1] for c in copies)
+    for c, a, o in zip(copies, again, other):
+        np.testing.assert_array_equal(c, a)
+        assert not np.array_equal(c, o)
+        assert c.shape != clean.shape or not np.allclose(c, clean)
+    ds = FeatureTargets([clean], np.zeros((1, 4)), copies=[copies], seed=0)
+    seen = {float(x.sum()) for x in (ds[0][0] for _ in range(30))}
+    assert len(seen) == 3  # the clean features and both copies

@@ -22,6 +22,8 @@ import numpy as np
 import torch
 
 from w2s.data.audio import load_audio
+from w2s.data.augment import PRESETS as AUGMENT_PRESETS
+from w2s.data.augment import augment, draw_speed, source_samples
 from w2s.data.batch import pad
 from w2s.data.corpus import Corpus
 from w2s.encoders import cached_encode
@@ -71,6 +73,10 @@ class Wav2SemRecipe:
     negatives: str = "batch"  # InfoNCE's negatives: the batch's other sentences | all training sentences
     temperature: float = 0.05
     center_targets: bool = False  # cosine and InfoNCE measured after subtracting the training targets' mean
+    # issue 26, lite only: each training utterance also heard as `augment_copies` perturbed copies
+    # (a w2s.data.augment preset, seeded per utterance); every step reads the clean one or a copy at random
+    augment: str = "none"
+    augment_copies: int = 0
     train: TrainConfig = field(default_factory=lambda: TrainConfig(max_steps=800, batch_size=8, lr=1e-3, warmup_steps=80,
                                                                    eval_every=200, checkpoint_every=200))  # fmt: skip
 
@@ -85,6 +91,12 @@ class Wav2SemRecipe:
             raise ValueError(f"unknown negatives {self.negatives!r}; choose one of {NEGATIVES}")
         if self.ctc_weight < 0 or self.infonce_weight < 0 or self.temperature <= 0:
             raise ValueError("ctc_weight and infonce_weight must be >= 0 and temperature > 0")
+        if self.augment not in AUGMENT_PRESETS:
+            raise ValueError(f"unknown augment preset {self.augment!r}; choose one of {sorted(AUGMENT_PRESETS)}")
+        if (self.augment != "none") != (self.augment_copies > 0) or self.augment_copies < 0:
+            raise ValueError("augment and augment_copies go together: a preset other than 'none' and copies >= 1")
+        if self.augment != "none" and self.config != "lite":
+            raise ValueError(f"augment is for the lite config (it perturbs the frozen host's input); got {self.config!r}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -116,19 +128,43 @@ class AudioTargets(torch.utils.data.Dataset):
 
 
 class FeatureTargets(torch.utils.data.Dataset):
-    """(host features (T, D), target, sentence index, phoneme ids) items for the lite head."""
+    """(host features (T, D), target, sentence index, phoneme ids) items for the lite head. With `copies`
+    (per item, features of perturbed copies of its audio), an item is its clean features or one copy, drawn
+    uniformly."""
 
-    def __init__(self, feats: list[np.ndarray], targets: np.ndarray, labels=None, phones=None):
+    def __init__(self, feats: list[np.ndarray], targets: np.ndarray, labels=None, phones=None, copies=None,
+                 seed: int = 0):  # fmt: skip
         self.feats, self.targets = feats, torch.as_tensor(targets, dtype=torch.float32)
         self.labels = list(range(len(feats))) if labels is None else list(labels)
         self.phones = phones
+        self.copies = copies
+        self.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
         return len(self.feats)
 
     def __getitem__(self, i):
-        x = torch.from_numpy(np.asarray(self.feats[i], dtype=np.float32))
+        x = self.feats[i]
+        if self.copies is not None:
+            j = int(self.rng.integers(0, 1 + len(self.copies[i])))
+            x = x if j == 0 else self.copies[i][j - 1]
+        x = torch.from_numpy(np.asarray(x, dtype=np.float32))
         return x, self.targets[i], self.labels[i], self.phones[i] if self.phones is not None else []
+
+
+def augmented_features(host, path, recipe: Wav2SemRecipe, index: int) -> list[np.ndarray]:
+    """The host's features of `recipe.augment_copies` perturbed copies of one utterance (copy k of utterance
+    `index` drawn from a generator seeded by (training seed, index, k): the same copies on every run)."""
+    config = AUGMENT_PRESETS[recipe.augment]
+    audio = load_audio(path)
+    out = []
+    for k in range(recipe.augment_copies):
+        rng = np.random.default_rng([recipe.train.seed, index, k])
+        a = draw_speed(config, rng)
+        n = max(1, int(len(audio) / a))
+        src = np.pad(audio, (0, max(0, source_samples(n, a) - len(audio))))
+        out.append(host.encode(augment(src, config, rng, factor=a, n=n)))
+    return out
 
 
 def collate(items):
@@ -286,7 +322,11 @@ def train_wav2sem(
         ]
         cfg = Wav2SemConfig.lite(input_dim=host.dim, target_dim=targets.shape[1], **head)
         inputs = feats
-        train_set = FeatureTargets([feats[i] for i in tr], targets[tr], labels, phones)
+        copies = None
+        if recipe.augment != "none":
+            copies = [augmented_features(host, audio_paths[i], recipe, i)
+                      for i in progress(tr, desc="perturbed copies", unit="utt")]  # fmt: skip
+        train_set = FeatureTargets([feats[i] for i in tr], targets[tr], labels, phones, copies, recipe.train.seed)
     else:
         base = Wav2SemConfig.tiny if recipe.config == "tiny" else Wav2SemConfig.paper
         init = {"init_from": recipe.init_from} if recipe.init_from else {}
@@ -347,7 +387,7 @@ def _recipe_json(recipe: Wav2SemRecipe) -> dict:
 # models trained before they existed (with these very values) are found again
 _LATER_TRAIN_FIELDS = {"decay_1d_params": True, "betas": (0.9, 0.999), "eps": 1e-8}
 _LATER_RECIPE_FIELDS = {"pooling": "mean", "ctc_weight": 0.0, "infonce_weight": 0.0, "negatives": "batch",
-                        "temperature": 0.05, "center_targets": False}  # fmt: skip
+                        "temperature": 0.05, "center_targets": False, "augment": "none", "augment_copies": 0}  # fmt: skip
 
 
 def recipe_key(recipe: Wav2SemRecipe, data_key: str) -> str:
