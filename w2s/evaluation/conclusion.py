@@ -80,11 +80,15 @@ def bounds_answer(b: dict, summary: list[dict]) -> str:
     cf, cf_h = rows["counterfactual"]["lve"], rows["counterfactual"]["homophone_lve"]
     hosts = [s for s in summary if s["semantic"] == "none"]
     where = "; ".join(f"{s['host']} {(s['lve'] - floor) / (base - floor):.0%}" for s in hosts)
+    above = [s["host"] for s in hosts if s["lve"] >= base]
+    unlearnt = (f" {', '.join(above)}: audio-only models no better than that face on average over seeds, so "
+                f"{'its' if len(above) == 1 else 'their'} Δs compare models that have not learnt the lips and say "
+                f"nothing about the plug." if above else "")  # fmt: skip
     return (f"Floor (true phonemes in identity {b['condition']}'s style) LVE {floor * 1e5:.3f}, baseline (a face "
             f"that does not listen) {base * 1e5:.3f} ×1e-5. Each host's none LVE sits at this share of the way from "
-            f"floor to baseline: {where}. Saying every pair word wrong costs {cf * 1e5:.3f} ×1e-5 of LVE over whole "
-            f"clips ({cf / base:.0%} of the baseline's) and {cf_h * 1e5:.3f} ×1e-5 of homophone-LVE: the most a "
-            f"perfect near-homophone decision could change.")  # fmt: skip
+            f"floor to baseline: {where}.{unlearnt} Saying every pair word wrong costs {cf * 1e5:.3f} ×1e-5 of LVE "
+            f"over whole clips ({cf / base:.0%} of the baseline's) and {cf_h * 1e5:.3f} ×1e-5 of homophone-LVE: the "
+            f"most a perfect near-homophone decision could change.")  # fmt: skip
 
 
 def power_answer(mde: list[dict], paired: list[dict]) -> str:
