@@ -1,6 +1,6 @@
 """Issue 26's levers: which way of pretraining the tiny HuBERT makes it hear a synthesizer it never heard?
 
-    .venv/bin/python benchmarks/voice_levers.py                      # every lever not measured yet (~12 min each, 1 core)
+    .venv/bin/python benchmarks/voice_levers.py                      # every lever not measured yet (see below)
     .venv/bin/python benchmarks/voice_levers.py --levers voice       # one
     .venv/bin/python benchmarks/voice_levers.py --wav2sem LEVER      # + notebook 02's lite Wav2Sem on that encoder
     .venv/bin/python benchmarks/voice_levers.py --table              # print the saved rows
@@ -26,6 +26,9 @@ and gives its held-out R@1 on both voices (benchmarks/voices.py's measurement); 
 trains it also on two perturbed copies of each utterance (w2s.data.augment preset P). flite is never trained on.
 
 Rows go to benchmarks/results/voice_levers.jsonl (one per lever and measurement, with the split it read).
+Cost: a lever is a 900-step pretraining (8-9 min on a free core, see w2s.encoders.tiny_hubert) and two
+minutes of probes; the committed rows took 28-43 min each beside a make run. A Wav2Sem row is about 10 min
+(its speech set re-encoded, 1,500 steps; with --wav2sem-augment, two more encodings of it first).
 """
 
 from __future__ import annotations
