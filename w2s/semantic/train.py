@@ -23,7 +23,6 @@ import torch
 
 from w2s.data.audio import load_audio
 from w2s.data.augment import PRESETS as AUGMENT_PRESETS
-from w2s.data.augment import augment, draw_speed, source_samples
 from w2s.data.batch import pad
 from w2s.data.corpus import Corpus
 from w2s.encoders import cached_encode
@@ -31,6 +30,7 @@ from w2s.encoders.loading import load_encoder
 from w2s.semantic.phonemes import PhonemeVocab, phoneme_sequences
 from w2s.semantic.targets import cached_embed, load_text_model
 from w2s.semantic.training_data import (  # noqa: F401  (re-exported: notebook 02 and the CLI import them from here)
+    augmented_features,
     corpus_texts,
     heldout_texts,
     librispeech_pairs,
@@ -150,21 +150,6 @@ class FeatureTargets(torch.utils.data.Dataset):
             x = x if j == 0 else self.copies[i][j - 1]
         x = torch.from_numpy(np.asarray(x, dtype=np.float32))
         return x, self.targets[i], self.labels[i], self.phones[i] if self.phones is not None else []
-
-
-def augmented_features(host, path, recipe: Wav2SemRecipe, index: int) -> list[np.ndarray]:
-    """The host's features of `recipe.augment_copies` perturbed copies of one utterance (copy k of utterance
-    `index` drawn from a generator seeded by (training seed, index, k): the same copies on every run)."""
-    config = AUGMENT_PRESETS[recipe.augment]
-    audio = load_audio(path)
-    out = []
-    for k in range(recipe.augment_copies):
-        rng = np.random.default_rng([recipe.train.seed, index, k])
-        a = draw_speed(config, rng)
-        n = max(1, int(len(audio) / a))
-        src = np.pad(audio, (0, max(0, source_samples(n, a) - len(audio))))
-        out.append(host.encode(augment(src, config, rng, factor=a, n=n)))
-    return out
 
 
 def collate(items):

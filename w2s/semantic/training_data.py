@@ -1,5 +1,5 @@
 """What Wav2Sem trains on: (audio paths, sentences, data key), from LibriSpeech or from the offline speech set,
-kept disjoint from the face corpus's sentences.
+kept disjoint from the face corpus's sentences; and, for lite's voice lever, features of perturbed copies.
 
     paths, texts, key = training_pairs(corpus_dir, n_speech=2000)           # the offline stand-in
     paths, texts, key = training_pairs(librispeech_dir="data/LibriSpeech")   # the real corpus
@@ -10,7 +10,12 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import numpy as np
+
 from w2s.corpus.speech_set import load_or_build_speech_set, read_manifest
+from w2s.data.audio import load_audio
+from w2s.data.augment import PRESETS as AUGMENT_PRESETS
+from w2s.data.augment import augment, draw_speed, source_samples
 from w2s.data.corpus import Corpus
 from w2s.data.files import parse_stem
 from w2s.data.librispeech import load_speech_set, read_librispeech
@@ -60,3 +65,19 @@ def training_pairs(corpus_dir=None, n_speech: int = 2000, seed: int = 0, librisp
             "training data: give a face corpus (for the synthesized speech set) or a LibriSpeech folder"
         )
     return speech_set_pairs(n_speech, corpus_dir, seed)
+
+
+def augmented_features(host, path, recipe, index: int) -> list[np.ndarray]:
+    """The host's features of `recipe.augment_copies` perturbed copies of one utterance (a Wav2SemRecipe's
+    `augment` preset; copy k of utterance `index` drawn from a generator seeded by (training seed, index, k):
+    the same copies on every run). Lite's voice lever: what it trains on besides the clean features."""
+    config = AUGMENT_PRESETS[recipe.augment]
+    audio = load_audio(path)
+    out = []
+    for k in range(recipe.augment_copies):
+        rng = np.random.default_rng([recipe.train.seed, index, k])
+        a = draw_speed(config, rng)
+        n = max(1, int(len(audio) / a))
+        src = np.pad(audio, (0, max(0, source_samples(n, a) - len(audio))))
+        out.append(host.encode(augment(src, config, rng, factor=a, n=n)))
+    return out
