@@ -48,8 +48,10 @@ def encode_corpus(encoder, corpus_dir, stems: Sequence[str] | None = None) -> di
     }
 
 
-def analyse(name: str, corpus_dir, layer: int | None = None, device=None, probe: bool = True) -> dict:
-    """Coupling measures for the near-homophone group and both control groups, plus the phonetic probe."""
+def analyse(name: str, corpus_dir, layer: int | None = None, device=None, probe: bool = True,
+            probe_frames: int = 20000) -> dict:
+    """Coupling measures for the near-homophone group and both control groups, plus the phonetic probe (trained on
+    at most `probe_frames` frames of the training speakers)."""
     corpus = Corpus.open(corpus_dir)
     alignments, pairs = corpus.alignments, corpus.pairs()
     t0 = time.perf_counter()
@@ -69,7 +71,7 @@ def analyse(name: str, corpus_dir, layer: int | None = None, device=None, probe:
     if probe:
         X, y, subjects = frame_phoneme_dataset(feats, enc.rate, alignments)
         train = np.isin(subjects, corpus.subjects("train"))
-        report["probe"] = linear_probe(X, y, train, seed=0)
+        report["probe"] = linear_probe(X, y, train, seed=0, max_train=probe_frames)
     log.info("%s: encoded %d utterances in %.1f s", name, len(feats), t_encode)
     return report
 
