@@ -112,10 +112,12 @@ PRESETS = {
 PRESETS["quick"] = replace(PRESETS["default"], name="quick")
 # the masking dial (notebook 05): the default corpus's speakers, sentences and lips, with every near-pair
 # word's deciding phoneme masked in the audio at one level (w2s.corpus.masking)
-# (quick-masked-*: notebook 05 in quick mode). MASKED_FROM names each one's clean twin: the encoders that hear a
-# masked corpus (tiny HuBERT, the recogniser) are those of its twin, as a pretrained model hears masked speech
+# (quick-masked-*: notebook 05 in quick mode; powered-masked-*: over the powered corpus). MASKED_FROM names
+# each one's clean twin: the encoders that hear a masked corpus (tiny HuBERT, the recogniser) are those of its
+# twin, as a pretrained model hears masked speech
 MASKED_FROM = {f"{prefix}masked-{level}": base for level in ("10db", "0db", "full")
-               for base, prefix in (("default", ""), ("smoke", "smoke-"), ("quick", "quick-"))}  # fmt: skip
+               for base, prefix in (("default", ""), ("smoke", "smoke-"), ("quick", "quick-"),
+                                    ("powered", "powered-"))}  # fmt: skip
 PRESETS |= {name: replace(PRESETS[base], name=name, mask=name.rsplit("-", 1)[1]) for name, base in MASKED_FROM.items()}
 
 
