@@ -282,3 +282,18 @@ def test_ddp_equals_one_process(tmp_path):
 
 if __name__ == "__main__":  # the DDP worker, under torchrun
     _ddp_worker(sys.argv[1])
+
+
+def test_loss_fell_reads_quarters_not_the_first_step():
+    from w2s.train.history import loss_fell
+
+    # FaceFormer's 15 quick steps (make run QUICK=1): the zero-initialised output starts at the template, so step 1
+    # is the lowest loss; warm-up overshoots, then training brings it down
+    faceformer = [2.4e-06, 6.0e-05, 5.5e-05, 4.8e-05, 2.4e-05, 3.5e-05, 1.8e-05, 1.8e-05, 1.7e-05, 1.3e-05, 8.4e-06,
+                  8.8e-06, 7.0e-06, 6.6e-06, 5.3e-06]  # fmt: skip
+    assert loss_fell(faceformer) and not faceformer[-1] < faceformer[0]
+    assert loss_fell([3.0, 2.0]) and not loss_fell([2.0, 3.0])
+    assert not loss_fell([1.0] * 8)  # flat: nothing learned
+    assert not loss_fell([1.0, 0.5, 0.6, 0.9, 1.1, 1.2, 1.3, 1.4])  # fell once, then diverged
+    with pytest.raises(ValueError, match="at least 2"):
+        loss_fell([1.0])

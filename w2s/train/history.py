@@ -18,3 +18,14 @@ class History:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+def loss_fell(loss, share: float = 0.25) -> bool:
+    """Whether training lowered the loss: the mean of the last `share` of the logged losses is below the mean of the
+    first `share` (at least one each). Robust to one noisy step, and to a first loss that is low only because the
+    output starts at zero (a face at its template): a short run's loss can rise for a few warm-up steps, then fall."""
+    loss = [float(x) for x in loss]
+    if len(loss) < 2:
+        raise ValueError(f"loss_fell needs at least 2 logged losses, got {len(loss)}")
+    k = max(1, int(len(loss) * share))
+    return sum(loss[-k:]) / k < sum(loss[:k]) / k
