@@ -41,6 +41,14 @@ def test_plan_folders_recipes_and_scaled_steps(tmp_path, wav2sem_dir):
     assert r.max_steps == round(full * 0.1) and r.overrides["stage1_steps"] == 40  # tiny: 400
     assert quick.root.name == "decoders-x0.1" and plan.eval_options("facediffuser")["num_samples"] == 3
     assert plan.eval_options("voca")["num_samples"] == 1
+    floored = GridPlan("corpus", wav2sem_dir, step_scale=0.1, min_steps=60)  # quick mode's floor: min_steps=20
+    fd_full = train_config(DecoderRecipe("facediffuser"), 100).max_steps
+    assert floored.recipe("facediffuser", "none", 0).max_steps == min(fd_full, max(60, round(fd_full * 0.1)))
+    assert floored.recipe("codetalker", "none", 1).overrides["stage1_steps"] == 60 and full * 0.1 < 60 < full
+    assert floored.scaled(30) == 30  # never more than the recipe
+    assert floored.root.name == "decoders-x0.1-min60" != quick.root.name  # other models, another folder
+    with pytest.raises(ValueError, match="min_steps"):
+        GridPlan("corpus", wav2sem_dir, min_steps=0)
     with pytest.raises(ValueError, match="semantics"):
         GridPlan("corpus", wav2sem_dir, semantics=("none", "bert"))
     std = GridPlan("corpus", wav2sem_dir, models_dir=str(tmp_path), plug_scale="standardize")

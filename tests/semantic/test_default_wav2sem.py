@@ -33,5 +33,5 @@ def test_smoke_and_quick_modes_match_notebook_02s():
     assert smoke.format(**MODES["smoke"]) in nb02
     # notebook 02 trains a lite for every seed the grid of notebooks 03-04 has in that mode
     # and on the grid's corpus (quick: the "quick" corpus, whose tiny HuBERT gets the quick recipe)
-    quick = 'CORPUS_PRESET, N_SPEECH, STEPS, LITE_STEPS, LITE_SEEDS = "{corpus}", {n_speech}, 40, {wav2sem_steps}, {seeds}'
+    quick = 'CORPUS_PRESET, N_SPEECH, STEPS, LITE_STEPS, LITE_SEEDS = "{corpus}", {n_speech}, 20, {wav2sem_steps}, {seeds}'
     assert quick.format(**MODES["quick"]) in nb02

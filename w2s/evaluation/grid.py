@@ -74,10 +74,18 @@ MODES = {
                   ladder=dict(levels="clean,full", hosts="voca,faceformer", seeds=1)),
     # quick (make run QUICK=1, <= 10 min from nothing): the "quick" corpus (the default's files, under a name whose
     # tiny HuBERT gets the quick recipe and keys of its own), a lite Wav2Sem of 150 steps on 1000 utterances
-    "quick": dict(corpus="quick", seeds=1, step_scale=0.1, conditions="0", samples=1, wav2sem_steps=150, n_speech=1000,
+    "quick": dict(corpus="quick", seeds=1, step_scale=0.1, min_steps=20, conditions="0", samples=1, wav2sem_steps=150, n_speech=1000,
                   # notebook 05: one host, audio only and the positive control, the dial's two ends
                   ladder=dict(levels="clean,full", hosts="voca", rungs="none,oracle_viseme", seeds=1)),
 }
+
+
+def scaled_tail(step_scale: float, min_steps: int = 1) -> str:
+    """The models folder's suffix of a plan with fewer steps than the recipes: "" at scale 1, else "-x0.1"
+    (and "-min20" where a floor applies), so that differently scaled models never share a folder."""
+    if step_scale == 1:
+        return ""
+    return f"-x{step_scale:g}" + (f"-min{min_steps}" if min_steps > 1 else "")
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,8 @@ class GridPlan:
     seeds: tuple[int, ...] = (0, 1, 2)
     preset: str = "tiny"
     step_scale: float = 1.0  # < 1: fewer training steps than the host's recipe (quick mode)
+    min_steps: int = 1  # with step_scale < 1: the fewest steps a scaled recipe trains (quick: 20; a diffusion loss
+    #   over 10 steps is noise)
     split: str = "test"  # unseen speakers
     conditions: str = "all"  # "all": every training identity (unseen speakers), or one identity "k"
     num_samples: int = 3  # samples per clip and condition for a host that samples (diffusion)
@@ -115,6 +125,8 @@ class GridPlan:
             raise ValueError("GridPlan: the wav2sem_local cells need a time-local Wav2Sem folder (wav2sem_local=)")
         if not 0 < self.step_scale <= 1:
             raise ValueError(f"GridPlan: step_scale must be in (0, 1], got {self.step_scale}")
+        if self.min_steps < 1:
+            raise ValueError(f"GridPlan: min_steps must be >= 1, got {self.min_steps}")
         if self.plug_scale not in PLUG_SCALES:
             raise ValueError(f"GridPlan: plug_scale must be one of {PLUG_SCALES}, got {self.plug_scale!r}")
         if self.num_samples < 1 or not self.seeds:
@@ -124,8 +136,7 @@ class GridPlan:
     def root(self) -> Path:
         if self.models_dir:
             return Path(self.models_dir)
-        tail = "" if self.step_scale == 1 else f"-x{self.step_scale:g}"
-        return data_dir() / "models" / f"decoders{tail}"
+        return data_dir() / "models" / f"decoders{scaled_tail(self.step_scale, self.min_steps)}"
 
     def cells(self) -> list[tuple[str, str, int]]:
         return [(h, s, k) for h in self.hosts for s in self.semantics for k in self.seeds]
@@ -146,15 +157,18 @@ class GridPlan:
         r = DecoderRecipe(host, preset=self.preset, semantic=semantic, seed=seed, wav2sem=folder() if folder else None,
                           overrides=over)  # fmt: skip
         if self.step_scale < 1:
-            r = replace(r, max_steps=max(1, round(train_config(r, 1_000_000).max_steps * self.step_scale)))
+            r = replace(r, max_steps=self.scaled(train_config(r, 1_000_000).max_steps))
             over = dict(r.overrides)
             if "stage1_steps" in get(host).config_class.__dataclass_fields__:  # CodeTalker, LG-LDM's stage 1
-                base = get(host).config_class.preset(self.preset, **over).stage1_steps
-                over["stage1_steps"] = max(1, round(base * self.step_scale))
+                over["stage1_steps"] = self.scaled(get(host).config_class.preset(self.preset, **over).stage1_steps)
             r = replace(r, overrides=over)
         if self.curve_points:
             r = replace(r, val_every=max(1, train_config(r, 1_000_000).max_steps // self.curve_points))
         return r
+
+    def scaled(self, steps: int) -> int:
+        """A recipe's `steps` at step_scale: at least min_steps, at most `steps`."""
+        return min(steps, max(self.min_steps, round(steps * self.step_scale)))
 
     def eval_options(self, host: str) -> dict:
         samples = self.num_samples if getattr(get(host), "stochastic", False) else 1

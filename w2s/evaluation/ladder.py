@@ -26,7 +26,7 @@ import numpy as np
 from w2s.corpus.build import load_or_build
 from w2s.corpus.presets import MASKED_FROM, PRESETS
 from w2s.data.corpus import Corpus
-from w2s.evaluation.grid import GridPlan, paired_rows, run_grid, summary_rows
+from w2s.evaluation.grid import GridPlan, paired_rows, run_grid, scaled_tail, summary_rows
 from w2s.evaluation.stats import crossed_interval
 from w2s.utils.paths import data_dir
 
@@ -46,7 +46,7 @@ RUNG_MEANING = {
 
 
 def level_preset(base: str, level: str) -> str:
-    """The corpus preset of `level` on the dial over the clean preset `base` (default, quick or smoke)."""
+    """The corpus preset of `level` on the dial over the clean preset `base` (default, powered, quick or smoke)."""
     if level == "clean":
         return base
     for name, twin in MASKED_FROM.items():
@@ -60,13 +60,14 @@ def level_preset(base: str, level: str) -> str:
 class LadderPlan:
     wav2sem: str | tuple[str, ...] = ""  # the lite Wav2Sem(s) of the wav2sem rung: one folder, or one per seed
     wav2sem_local: str = ""  # the time-local Wav2Sem of the wav2sem_local rung
-    base: str = "default"  # the clean corpus the dial masks: default | quick | smoke
+    base: str = "default"  # the clean corpus the dial masks: default | powered | quick | smoke
     corpus_seed: int = 0
     levels: tuple[str, ...] = ("clean", "0db", "full")
     hosts: tuple[str, ...] = HOSTS
     rungs: tuple[str, ...] = RUNGS
     seeds: tuple[int, ...] = (0,)
     step_scale: float = 0.8  # of each host's tiny recipe, as notebook 04's grid
+    min_steps: int = 1  # with step_scale < 1: the fewest steps a host trains (GridPlan.min_steps)
     curve_points: int = 10  # the val loss this many times per training: the learning curve
     split: str = "test"  # what the ladder reports; the knee is read on val (the curves)
     models_dir: str = ""  # empty: data/models/ladder[-x{scale}]
@@ -88,7 +89,7 @@ class LadderPlan:
     def root(self) -> Path:
         if self.models_dir:
             return Path(self.models_dir)
-        return data_dir() / "models" / ("ladder" + ("" if self.step_scale == 1 else f"-x{self.step_scale:g}"))
+        return data_dir() / "models" / f"ladder{scaled_tail(self.step_scale, self.min_steps)}"
 
     def corpus(self, level: str) -> Path:
         """The level's corpus folder, built if missing (seconds: the clean corpus's files, re-masked)."""
@@ -97,7 +98,7 @@ class LadderPlan:
     def grid(self, level: str) -> GridPlan:
         return GridPlan(str(self.corpus(level)), wav2sem=self.wav2sem, wav2sem_local=self.wav2sem_local,
                         hosts=self.hosts, semantics=self.rungs, seeds=self.seeds, step_scale=self.step_scale,
-                        split=self.split, conditions="0", num_samples=1, models_dir=str(self.root / level),
+                        min_steps=self.min_steps, split=self.split, conditions="0", num_samples=1, models_dir=str(self.root / level),
                         plug_scale="standardize", curve_points=self.curve_points, use_test=False)  # fmt: skip
 
     def n_cells(self) -> int:
