@@ -73,10 +73,10 @@ MODES = {
                   # notebook 05's ladder (w2s.evaluation.ladder): every host and rung, the dial's two ends, one seed
                   ladder=dict(levels="clean,full", hosts="voca,faceformer", seeds=1)),
     # quick (make run QUICK=1, <= 10 min from nothing): the "quick" corpus (the default's files, under a name whose
-    # tiny HuBERT gets the quick recipe and keys of its own), a lite Wav2Sem of 150 steps on 1000 utterances
-    "quick": dict(corpus="quick", seeds=1, step_scale=0.1, min_steps=20, conditions="0", samples=1, wav2sem_steps=150, n_speech=1000,
-                  # notebook 05: one host, audio only and the positive control, the dial's two ends
-                  ladder=dict(levels="clean,full", hosts="voca", rungs="none,oracle_viseme", seeds=1)),
+    # tiny HuBERT gets the quick recipe and keys of its own), a lite Wav2Sem of 150 steps on 500 utterances
+    "quick": dict(corpus="quick", seeds=1, step_scale=0.1, min_steps=20, conditions="0", samples=1, wav2sem_steps=150, n_speech=500,
+                  # notebook 05: one host, audio only and the positive control, the dial's two ends, 3 curve points
+                  ladder=dict(levels="clean,full", hosts="voca", rungs="none,oracle_viseme", seeds=1, curve_points=3)),
 }
 
 
