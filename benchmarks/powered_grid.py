@@ -15,23 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 from pathlib import Path
 
 from w2s.evaluation.readme import ReadmeError, load_run, table
+from w2s.utils.runtime import cpu_model
 
 RESULTS = Path(__file__).parent / "results" / "powered_grid.json"
 BLOCKS = ("coupling", "wav2sem", "plug", "bounds", "grid", "conclusion", "timing")
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def record(run_dir: Path) -> dict:
@@ -39,7 +29,7 @@ def record(run_dir: Path) -> dict:
     preset = (run.get("00_corpus") or run.get("04_evaluate") or {}).get("metrics", {}).get("corpus_preset")
     if preset != "powered":
         raise ReadmeError(f"{run_dir}: a run on the {preset!r} corpus, not on 'powered' (-p CORPUS_PRESET=powered)")
-    return {"run": Path(run_dir).name, "corpus_preset": preset, "cpu": cpu_name(), "cores": os.cpu_count(),
+    return {"run": Path(run_dir).name, "corpus_preset": preset, "cpu": cpu_model(), "cores": os.cpu_count(),
             "minutes": {name: round(nb["seconds"] / 60, 2) for name, nb in run.items()},
             "tables": {name: table(run, name) for name in BLOCKS}}  # fmt: skip
 

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from functools import cache
 
 from w2s.corpus.lexicon import LEXICON
-from w2s.corpus.sentence_templates import FILLER_TEMPLATES, SLOTS, TEMPLATES
+from w2s.corpus.sentence_slots import SLOTS
+from w2s.corpus.sentence_templates import FILLER_TEMPLATES, TEMPLATES
 
 _SLOT_RE = re.compile(r"\{(\w+)\}")
 _ARTICLE_RE = re.compile(r"\{a\} ([A-Za-z][\w'-]*)")
