@@ -32,10 +32,10 @@ def _after_mode_blocks(notebook: Path, **modes) -> dict:
 
 
 @pytest.mark.parametrize("notebook", RUN, ids=lambda p: p.stem)
-def test_quick_mode_reads_the_quick_corpus_and_the_full_run_the_default(notebook):
+def test_quick_mode_reads_the_quick_corpus_and_the_full_run_the_powered_one(notebook):
     assert "QUICK" in runner.declared_parameters(notebook), f"{notebook.name}: quick mode would read the default corpus"
     assert _after_mode_blocks(notebook, QUICK=True)["CORPUS_PRESET"] == MODES["quick"]["corpus"] == "quick"
-    assert _after_mode_blocks(notebook)["CORPUS_PRESET"] == "default"
+    assert _after_mode_blocks(notebook)["CORPUS_PRESET"] == "powered"
     assert _after_mode_blocks(notebook, SMOKE=True)["CORPUS_PRESET"] == "smoke"
 
 

@@ -94,7 +94,7 @@ class Preset:
 PRESETS = {
     "smoke": Preset("smoke", n_sentences=4, n_pairs=4, n_control_pairs=2, train_occurrences=2),
     "default": Preset("default", n_sentences=40, n_pairs=60, n_control_pairs=20, train_occurrences=2),
-    # powered (issue 22's power protocol; not the default yet): 30 pairs, each word in 12 training sentences
+    # powered (issue 22's power protocol; make run's corpus): 30 pairs, each word in 12 training sentences
     # (720 of the 800 training clips: 2.4x the default's exposure per step, 6x its contexts); 4 + 4 unseen
     # subjects x 50 held-out sentences: 200 test pair-word tokens covering both words of every pair (corpus.power)
     "powered": Preset("powered", n_sentences=100, n_pairs=30, n_control_pairs=20, train_occurrences=12, n_val=4,

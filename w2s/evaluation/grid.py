@@ -103,7 +103,8 @@ class GridPlan:
     #   over 10 steps is noise)
     split: str = "test"  # unseen speakers
     conditions: str = "all"  # "all": every training identity (unseen speakers), or one identity "k"
-    num_samples: int = 3  # samples per clip and condition for a host that samples (diffusion)
+    num_samples: int = 2  # samples per clip and condition for a host that samples (diffusion); on `powered` their
+    #   spread moved a cell's LVE by 0.01-0.1 %, its seeds by 1-3 % (run 20261206-210724): a third sample bought nothing
     models_dir: str = ""  # empty: data/models/decoders (step_scale < 1: data/models/decoders-x{scale})
     overrides: dict = field(default_factory=dict)  # {host: {config field: value}} over the preset's
     plug_scale: str = "raw"  # the plugged cells' F_s scale (DecoderConfig.plug_scale); none cells have no plug
