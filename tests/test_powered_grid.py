@@ -43,3 +43,14 @@ def test_the_tables_print_in_the_readme_order_with_the_run_and_its_minutes(pg):
     md = pg.markdown(result)
     assert [md.index(f"| {b} |") for b in pg.BLOCKS] == sorted(md.index(f"| {b} |") for b in pg.BLOCKS)
     assert "run 20261206-210724" in md.splitlines()[0] and "in 32.8 min" in md.splitlines()[0]
+
+
+def test_only_prints_the_chosen_tables_and_says_so(pg):
+    result = {"run": "20261206-210724", "cpu": "AMD EPYC", "cores": 2, "minutes": {"00_corpus": 1.5},
+              "tables": {b: f"| {b} |" for b in pg.BLOCKS}}  # fmt: skip
+    md = pg.markdown(result, ("timing", "grid"))
+    assert "--only grid timing" in md.splitlines()[0]
+    assert "| grid |" in md and "| timing |" in md and "| coupling |" not in md
+    assert md.index("| grid |") < md.index("| timing |")
+    with pytest.raises(ReadmeError, match="no table grids"):
+        pg.markdown(result, ("grids",))

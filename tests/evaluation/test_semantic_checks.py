@@ -37,6 +37,9 @@ def test_lever_rows(tmp_path):
     path.write_text(json.dumps(row) + "\n\n")
     (r,) = lever_rows(path)
     assert r["R@1"] == 0.9 and "infonce_weight=1.0" in r["row"] and r["near ABX without → with"] == "0.310 → 0.290"
+    assert r["split"] == "test"  # a row from before the benchmark recorded its split read test
+    path.write_text(json.dumps({**row, "split": "val"}) + "\n")
+    assert lever_rows(path)[0]["split"] == "val"
     path.write_text("{broken\n")
     with pytest.raises(ValueError, match="line 1"):
         lever_rows(path)

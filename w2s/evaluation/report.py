@@ -103,7 +103,7 @@ _LEVER_FIELDS = ("loss", "infonce_weight", "negatives", "ctc_weight", "pooling",
 
 def lever_rows(path) -> list[dict]:
     """The rows of a Wav2Sem lever sweep (``benchmarks/wav2sem_levers.py`` appends one JSON line per
-    training) as table rows: what changed, held-out retrieval, the near-pair ABX error without -> with
+    training) as table rows: what changed, the split and held-out retrieval on it, the near-pair ABX error without -> with
     the plug, and the training minutes (wall, and CPU where measured) at the threads and load it ran under.
     A missing file gives no rows."""
     path = Path(path)
@@ -121,6 +121,7 @@ def lever_rows(path) -> list[dict]:
         rows.append({
             "row": f"{r['name']}: {r.get('config', 'tiny')}, {r['n_speech']} utt., {r['steps']} steps"
                    + (f", {levers}" if levers else ""),
+            "split": r.get("split", "test"),  # what R@1 was read on (the rows before 2026-12-06 read test)
             "R@1": r["r@1"], "R@5": r["r@5"], "median rank": r["median_rank"], "cosine": r["cosine_to_target"],
             "near ABX without → with": f"{r['abx_near_without']:.3f} → {r['abx_near']:.3f}",
             "train min": r["train_minutes"], "CPU min": r.get("cpu_minutes"), "threads": r.get("threads"),
