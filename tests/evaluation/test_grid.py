@@ -39,7 +39,7 @@ def test_plan_folders_recipes_and_scaled_steps(tmp_path, wav2sem_dir):
     r = quick.recipe("codetalker", "none", 1)
     full = train_config(DecoderRecipe("codetalker"), 100).max_steps
     assert r.max_steps == round(full * 0.1) and r.overrides["stage1_steps"] == 40  # tiny: 400
-    assert quick.root.name == "decoders-x0.1" and plan.eval_options("facediffuser")["num_samples"] == 3
+    assert quick.root.name == "decoders-x0.1" and plan.eval_options("facediffuser")["num_samples"] == 2
     assert plan.eval_options("voca")["num_samples"] == 1
     floored = GridPlan("corpus", wav2sem_dir, step_scale=0.1, min_steps=60)  # quick mode's floor: min_steps=20
     fd_full = train_config(DecoderRecipe("facediffuser"), 100).max_steps
