@@ -17,9 +17,10 @@ and notebook 01's coupling measures after F_s is added by an untrained plug
 levers were chosen on them. Their gaps (R@1 0.90 for the chosen recipe against 0.43 for the next lever;
 one row's standard error is about 0.07 at 40 sentences) are too large for a split's draw to reverse, so
 they were not all retrained. Five of them also hold val_r@1 (retrieval among the utterances the training
-held back from its own speech set), which ranks them the same way; the chosen recipe (full-1500) and the paper's
-recipe at the lite size (paper-recipe-lite) were run again on val (2026-12-07 rows), and the choice holds. Times depend on the machine and its load: the row records
-wall and CPU minutes and the load average.
+held back from its own speech set), which ranks them the same way; the chosen recipe (full-1500) and the
+paper's recipe at the lite size (paper-recipe-lite) were run again on val (the rows with "split": "val"), and
+the choice holds. Times depend on the machine and its load: the row records wall and CPU minutes and the load
+average.
 """
 
 from __future__ import annotations
