@@ -55,12 +55,14 @@ from w2s.data.faces import FaceDataset  # noqa: E402
 from w2s.utils.paths import data_dir  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "voice_levers.jsonl"
-LEVERS = {  # lever: (augment preset, speech-set utterances added to the training speakers' audio)
-    "baseline": ("none", 0),
-    "channel": ("channel", 0),
-    "voice": ("voice", 0),
-    "more-voices": ("none", 2000),
-    "more-voices+voice": ("voice", 2000),
+LEVERS = {  # lever: (augment preset, espeak-ng and Festival speech-set utterances added to the training speakers' audio)
+    "baseline": ("none", 0, 0),
+    "channel": ("channel", 0, 0),
+    "voice": ("voice", 0, 0),
+    "more-voices": ("none", 2000, 0),
+    "more-voices+voice": ("voice", 2000, 0),
+    "festival": ("none", 2000, 2000),
+    "festival+voice": ("voice", 2000, 2000),
 }
 SELECT_ON = "flite val"  # the choice reads this, never a test split
 WAV2SEM_COPIES = 2  # --wav2sem-augment: perturbed copies of each training utterance beside the clean one
@@ -81,12 +83,13 @@ def pretrain(lever: str, espeak: Corpus, seed: int = 0) -> Path:
     out = encoder_folder(lever, seed)
     if _is_complete_model(out):
         return out
-    augment, n_speech = LEVERS[lever]
+    augment, n_speech, n_festival = LEVERS[lever]
     ds = FaceDataset(espeak.root, split="train")
     wavs = [ds.load_audio(i) for i in range(len(ds))]
-    if n_speech:
-        root = load_or_build_speech_set(n_speech, 0, exclude_texts=corpus_texts(espeak.root))
-        wavs += [load_audio(u.path) for u, _ in load_speech_set(root)]
+    for n, synthesizer in ((n_speech, "espeak-ng"), (n_festival, "festival")):
+        if n:
+            root = load_or_build_speech_set(n, 0, exclude_texts=corpus_texts(espeak.root), synthesizer=synthesizer)
+            wavs += [load_audio(u.path) for u, _ in load_speech_set(root)]
     config = replace(TinyHubertConfig(), augment=augment)
     pretrain_tiny_hubert(wavs, out, config, seed=seed, overwrite=True, checkpoint_dir=out.with_name(f".{out.name}.train"),
                          force=True)  # fmt: skip
@@ -111,19 +114,21 @@ def probe_row(lever: str, folder: Path, corpora: dict, seed: int = 0) -> dict:
             "encoder": str(folder)}  # fmt: skip
 
 
-def wav2sem_row(lever: str, folder: Path, corpora: dict, augment: str = "none") -> dict:
+def wav2sem_row(lever: str, folder: Path, corpora: dict, augment: str = "none", speech: str = "espeak-ng") -> dict:
     from w2s.encoders.hf import HFEncoder
     from w2s.semantic.train import LITE_DEFAULTS, Wav2SemRecipe, train_config, train_wav2sem, training_pairs
 
     host = HFEncoder(folder, None, None, display_name=f"tiny-hubert-{lever}")
-    out = folder.with_name(f"wav2sem-lite-{lever}" + ("" if augment == "none" else f"-augment-{augment}"))
+    out = folder.with_name(f"wav2sem-lite-{lever}" + ("" if augment == "none" else f"-augment-{augment}")
+                           + ("" if speech == "espeak-ng" else f"-speech-{speech}"))  # fmt: skip
     if not (out / "model" / "config.json").is_file():
         recipe = Wav2SemRecipe(config="lite", **LITE_DEFAULTS, train=train_config(1500, lr=1e-3, seed=0), augment=augment,
                                augment_copies=0 if augment == "none" else WAV2SEM_COPIES)  # fmt: skip
-        paths, texts, _ = training_pairs(corpora["espeak"].root, 2000, 0)
+        paths, texts, _ = training_pairs(corpora["espeak"].root, 2000, 0, synthesizers=tuple(speech.split("+")))
         train_wav2sem(paths, texts, recipe, out, host=host)
     r = V.wav2sem_rows(out / "model", host, corpora)
-    return {"lever": lever, "measure": "wav2sem lite R@1", "wav2sem_augment": augment, "split_read_for_choice": "val",
+    return {"lever": lever, "measure": "wav2sem lite R@1", "wav2sem_augment": augment, "wav2sem_speech": speech,
+            "split_read_for_choice": "val",
             **{f"{v} {s}": round(r[s][v]["r@1"], 4) for s in V.SPLITS for v in V.VOICE_SETS},
             **{f"cosine same utterance {s}": round(r[s]["fs_cosine_same_utterance"], 4) for s in V.SPLITS},
             "chance": r["test"]["espeak"]["chance_r@1"], "model": str(out / "model")}  # fmt: skip
@@ -149,10 +154,10 @@ def table(rs: list[dict]) -> str:
     sem = [r for r in rs if r["measure"] == "wav2sem lite R@1"]
     if sem:
         lines += ["", f"lite Wav2Sem's held-out R@1 (chance {sem[0]['chance']:.3f}):", "",
-                  "| tiny-HuBERT lever | Wav2Sem augment | flite val | flite test | espeak val | espeak test |",
-                  "|---|---|---|---|---|---|"]  # fmt: skip
+                  "| tiny-HuBERT lever | Wav2Sem augment | Wav2Sem's speech | flite val | flite test | espeak val | espeak test |",
+                  "|---|---|---|---|---|---|---|"]  # fmt: skip
         for r in sem:
-            lines.append(f"| {r['lever']} | {r.get('wav2sem_augment', 'none')} | {r['flite val']:.3f} | "
+            lines.append(f"| {r['lever']} | {r.get('wav2sem_augment', 'none')} | {r.get('wav2sem_speech', 'espeak-ng')} | {r['flite val']:.3f} | "
                          f"{r['flite test']:.3f} | {r['espeak val']:.3f} | {r['espeak test']:.3f} |")  # fmt: skip
     return "\n".join(lines)
 
@@ -164,6 +169,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0, help="the tiny HuBERT's pretraining seed (the lever rows' spread)")
     ap.add_argument("--wav2sem-augment", choices=["none", "channel", "voice"], default="none",
                     help=f"Wav2Sem's own lever: {WAV2SEM_COPIES} perturbed copies of each training utterance")
+    ap.add_argument("--wav2sem-speech", choices=["espeak-ng", "espeak-ng+festival"], default="espeak-ng",
+                    help="Wav2Sem's training speech: the speech set's 2,000 sentences in espeak-ng, or also in Festival")
     ap.add_argument("--table", action="store_true", help="print the saved rows and stop")
     args = ap.parse_args(argv)
     if args.table:
@@ -182,7 +189,8 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(row), flush=True)
     for lever in args.wav2sem:
         t0 = time.perf_counter()
-        row = {**wav2sem_row(lever, pretrain(lever, espeak), corpora, args.wav2sem_augment), "minutes": round((time.perf_counter() - t0) / 60, 1)}
+        row = {**wav2sem_row(lever, pretrain(lever, espeak), corpora, args.wav2sem_augment, args.wav2sem_speech),
+               "minutes": round((time.perf_counter() - t0) / 60, 1)}  # fmt: skip
         with RESULTS.open("a") as f:
             f.write(json.dumps(row) + "\n")
         print(json.dumps(row), flush=True)

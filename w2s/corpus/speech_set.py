@@ -33,6 +33,9 @@ SYNTH_SUBSET = "train-synth"
 SPEECH_SET_VERSION = 1  # bump when build_speech_set's output changes for the same arguments
 RATE_RANGE = (130, 220)  # words per minute of the stand-in's speakers (read speech is ~150-180)
 PITCH_RANGE = (25, 75)
+SYNTHESIZERS = ("espeak-ng", "festival")  # festival: optional, a second kind of speech to train on (issue 26)
+FESTIVAL_RATE = 165  # words per minute at Festival's Duration_Stretch 1 (the stretch is FESTIVAL_RATE / rate)
+FESTIVAL_F0_HZ = (90.0, 200.0)  # a speaker's pitch (PITCH_RANGE) as Festival's mean f0, linearly
 
 
 class SpeechSetError(ValueError):
@@ -42,7 +45,7 @@ class SpeechSetError(ValueError):
 @dataclass(frozen=True)
 class SynthSpeaker:
     id: str  # LibriSpeech-style number
-    voice: str  # a key of w2s.corpus.speech.VOICES
+    voice: str  # a voice of the set's synthesizer (SYNTHESIZERS)
     rate: int  # words per minute
     pitch: int
 
@@ -113,8 +116,32 @@ def _exclude_hash(exclude_texts: Iterable[str]) -> tuple[int, str]:
     return len(keys), hashlib.sha256("\n".join(keys).encode()).hexdigest()
 
 
+def voices_of(synthesizer: str) -> tuple[str, ...]:
+    if synthesizer not in SYNTHESIZERS:
+        raise SpeechSetError(f"unknown synthesizer {synthesizer!r}; choose one of: {', '.join(SYNTHESIZERS)}")
+    if synthesizer == "festival":
+        from w2s.corpus import festival
+
+        return festival.VOICES
+    return tuple(speech.VOICES)
+
+
+def speak(texts: list[str], s: SynthSpeaker, synthesizer: str = "espeak-ng") -> list:
+    """Speaker `s` saying each of `texts` (16 kHz float32 audio), with the set's synthesizer."""
+    if synthesizer == "festival":
+        from w2s.corpus import festival
+
+        share = (s.pitch - PITCH_RANGE[0]) / (PITCH_RANGE[1] - PITCH_RANGE[0])
+        f0 = FESTIVAL_F0_HZ[0] + share * (FESTIVAL_F0_HZ[1] - FESTIVAL_F0_HZ[0])
+        try:
+            return festival.synthesize_many(texts, s.voice, FESTIVAL_RATE / s.rate, f0)
+        except festival.FestivalError as e:
+            raise SpeechSetError(str(e)) from None
+    return [speech.synthesize(t, s.voice, s.rate, s.pitch).audio for t in texts]
+
+
 def _speak_chapters(tmp: Path, s: SynthSpeaker, i: int, texts: list[str], per_chapter: int, n_chapters: int,
-                    originals: dict[str, str]) -> tuple[list[str], float]:
+                    originals: dict[str, str], synthesizer: str = "espeak-ng") -> tuple[list[str], float]:
     """Speaker `s` (the i-th) reads `texts` into its chapters under tmp; fills `originals` (id -> text)."""
     chapters, seconds, k = [], 0.0, 0
     for c in range(n_chapters):
@@ -124,9 +151,9 @@ def _speak_chapters(tmp: Path, s: SynthSpeaker, i: int, texts: list[str], per_ch
         folder = tmp / SYNTH_SUBSET / s.id / chap
         folder.mkdir(parents=True)
         lines = []
-        for u in range(min(per_chapter, len(texts) - k)):
+        n = min(per_chapter, len(texts) - k)
+        for u, audio in enumerate(speak(texts[k : k + n], s, synthesizer)):
             uid = f"{s.id}-{chap}-{u:04d}"
-            audio = speech.synthesize(texts[k], s.voice, s.rate, s.pitch).audio
             sf.write(folder / f"{uid}.flac", audio, speech.SAMPLE_RATE, format="FLAC", subtype="PCM_16")
             seconds += len(audio) / speech.SAMPLE_RATE
             lines.append(f"{uid} {librispeech_transcript(texts[k])}\n")
@@ -137,7 +164,8 @@ def _speak_chapters(tmp: Path, s: SynthSpeaker, i: int, texts: list[str], per_ch
     return chapters, seconds
 
 
-def _check_build_args(out, n_utterances, exclude_texts, voices, utts_per_chapter, chapters_per_speaker, force):
+def _check_build_args(out, n_utterances, exclude_texts, voices, utts_per_chapter, chapters_per_speaker, force,
+                      synthesizer="espeak-ng"):  # fmt: skip
     """build_speech_set's arguments, checked: (exclude_texts as a list, voices as a list, out as a Path)."""
     if isinstance(exclude_texts, str):
         raise SpeechSetError("exclude_texts must be a list of sentences, not one string")
@@ -146,12 +174,19 @@ def _check_build_args(out, n_utterances, exclude_texts, voices, utts_per_chapter
         raise SpeechSetError(f"n_utterances must be a positive integer, got {n_utterances!r}")
     if utts_per_chapter < 1 or chapters_per_speaker < 1:
         raise SpeechSetError("utts_per_chapter and chapters_per_speaker must be >= 1")
-    voices = list(speech.VOICES) if voices is None else list(voices)
-    unknown = [v for v in voices if v not in speech.VOICES]
+    known = voices_of(synthesizer)
+    voices = list(known) if voices is None else list(voices)
+    unknown = [v for v in voices if v not in known]
     if not voices or unknown or len(set(voices)) != len(voices):
         raise SpeechSetError(
-            f"voices must be distinct names from: {', '.join(speech.VOICES)}; got {voices}"
+            f"voices must be distinct names from: {', '.join(known)}; got {voices}"
         )
+    if synthesizer == "festival":
+        from w2s.corpus import festival
+
+        why = festival.available(voices)
+        if why:
+            raise SpeechSetError(why)
     out = Path(out)
     if out.exists() and not force:
         raise SpeechSetError(f"{out} already exists; pass force=True to replace it")
@@ -170,8 +205,10 @@ def build_speech_set(
     utts_per_chapter: int = 8,
     chapters_per_speaker: int = 2,
     force: bool = False,
+    synthesizer: str = "espeak-ng",
 ) -> Path:
-    """Synthesize `n_utterances` speech-only utterances into `out` in the LibriSpeech layout.
+    """Synthesize `n_utterances` speech-only utterances into `out` in the LibriSpeech layout, with
+    espeak-ng's voices or (``synthesizer="festival"``, optional) Festival's (w2s.corpus.festival).
 
     Writes ``out/train-synth/<spk>/<chap>/`` (16 kHz PCM-16 flac + ``<spk>-<chap>.trans.txt``),
     ``out/texts.json`` (utterance id -> the sentence as generated, with case and punctuation: what
@@ -179,15 +216,16 @@ def build_speech_set(
     folder and renamed into place; same arguments -> same bytes.
     """
     exclude_texts, voices, out = _check_build_args(out, n_utterances, exclude_texts, voices, utts_per_chapter,
-                                                   chapters_per_speaker, force)  # fmt: skip
+                                                   chapters_per_speaker, force, synthesizer)  # fmt: skip
     with output_lock(out, wait=False, what="built"):  # a second build into `out` is refused
         if out.exists() and not force:
             raise SpeechSetError(f"{out} already exists; pass force=True to replace it")
-        return _build(out, n_utterances, seed, exclude_texts, voices, utts_per_chapter, chapters_per_speaker)
+        return _build(out, n_utterances, seed, exclude_texts, voices, utts_per_chapter, chapters_per_speaker,
+                      synthesizer)  # fmt: skip
 
 
 def _build(out: Path, n_utterances: int, seed: int, exclude_texts: list[str], voices: list[str],
-           utts_per_chapter: int, chapters_per_speaker: int) -> Path:  # fmt: skip
+           utts_per_chapter: int, chapters_per_speaker: int, synthesizer: str = "espeak-ng") -> Path:  # fmt: skip
     """build_speech_set's work, its arguments checked (the caller holds `out`'s lock)."""
     texts = choose_texts(n_utterances, seed, exclude_texts)
     per_speaker = utts_per_chapter * chapters_per_speaker
@@ -197,7 +235,8 @@ def _build(out: Path, n_utterances: int, seed: int, exclude_texts: list[str], vo
         speakers_meta, seconds = [], 0.0
         for i, s in enumerate(progress(spk, desc="speech set", unit="spk")):
             todo = texts[len(originals) : len(originals) + per_speaker]
-            chapters, secs = _speak_chapters(tmp, s, i, todo, utts_per_chapter, chapters_per_speaker, originals)
+            chapters, secs = _speak_chapters(tmp, s, i, todo, utts_per_chapter, chapters_per_speaker, originals,
+                                             synthesizer)  # fmt: skip
             seconds += secs
             speakers_meta.append({**asdict(s), "chapters": chapters})
         dump_json_sorted(tmp / "texts.json", originals)
@@ -208,6 +247,7 @@ def _build(out: Path, n_utterances: int, seed: int, exclude_texts: list[str], vo
             "n": n_utterances,
             "seed": seed,
             "voices": voices,
+            **({"synthesizer": synthesizer} if synthesizer != "espeak-ng" else {}),  # espeak-ng's manifests as before
             "utts_per_chapter": utts_per_chapter,
             "chapters_per_speaker": chapters_per_speaker,
             "subset": SYNTH_SUBSET,
@@ -241,15 +281,16 @@ def load_or_build_speech_set(
     exclude_texts: Iterable[str] = (),
     voices: Sequence[str] | None = None,
     root=None,
+    synthesizer: str = "espeak-ng",
 ) -> Path:
     """The speech set for these arguments under `root` (default: data/speech/), built if missing or
-    if the one there was made with other arguments."""
+    if the one there was made with other arguments. A seed's sentences are the same for every synthesizer."""
 
     exclude_texts = list(exclude_texts)
-    voices = list(speech.VOICES) if voices is None else list(voices)
+    voices = list(voices_of(synthesizer)) if voices is None else list(voices)
     root = Path(root) if root is not None else data_dir() / "speech"
     root.mkdir(parents=True, exist_ok=True)
-    out = root / f"synth-n{n_utterances}-seed{seed}"
+    out = root / ("synth" + ("" if synthesizer == "espeak-ng" else f"-{synthesizer}") + f"-n{n_utterances}-seed{seed}")
     n_ex, ex_hash = _exclude_hash(exclude_texts)
     want = {
         "version": SPEECH_SET_VERSION,
@@ -257,6 +298,7 @@ def load_or_build_speech_set(
         "seed": seed,
         "voices": voices,
         "exclude_sha256": ex_hash,
+        **({"synthesizer": synthesizer} if synthesizer != "espeak-ng" else {}),
     }
     with output_lock(out, wait=True, what="built"):  # a shared cache: wait for another process building it
         if (out / "manifest.json").is_file():
@@ -264,4 +306,4 @@ def load_or_build_speech_set(
             if all(m.get(k) == v for k, v in want.items()):
                 return out
             log.info("%s was built with other arguments; rebuilding", out)
-        return build_speech_set(out, n_utterances, seed, exclude_texts, voices, force=True)
+        return build_speech_set(out, n_utterances, seed, exclude_texts, voices, force=True, synthesizer=synthesizer)

@@ -39,13 +39,19 @@ def corpus_texts(corpus_dir) -> list[str]:
     return sorted(set(corpus.transcripts.values()))
 
 
-def speech_set_pairs(n: int, corpus_dir, seed: int = 0) -> tuple[list[Path], list[str], str]:
+def speech_set_pairs(n: int, corpus_dir, seed: int = 0, synthesizers=("espeak-ng",)) -> tuple[list[Path], list[str], str]:
     """(audio paths, sentences, data key) of the offline LibriSpeech stand-in, disjoint from every sentence of
-    the face corpus (:func:`corpus_texts`), not only its held-out ones."""
-
-    root = load_or_build_speech_set(n, seed, exclude_texts=corpus_texts(corpus_dir))
-    items = load_speech_set(root)
-    return [u.path for u, _ in items], [t for _, t in items], read_manifest(root)["content_sha256"]
+    the face corpus (:func:`corpus_texts`), not only its held-out ones. With several `synthesizers` (issue 26:
+    ``("espeak-ng", "festival")``), the same `n` sentences spoken by each, one after the other."""
+    paths, texts, keys = [], [], []
+    for synthesizer in synthesizers:
+        root = load_or_build_speech_set(n, seed, exclude_texts=corpus_texts(corpus_dir), synthesizer=synthesizer)
+        items = load_speech_set(root)
+        paths += [u.path for u, _ in items]
+        texts += [t for _, t in items]
+        keys.append(read_manifest(root)["content_sha256"])
+    key = keys[0] if len(keys) == 1 else hashlib.sha256("+".join(keys).encode()).hexdigest()  # espeak-ng alone: as before
+    return paths, texts, key
 
 
 def librispeech_pairs(root, subsets=None) -> tuple[list[Path], list[str], str]:
@@ -55,16 +61,18 @@ def librispeech_pairs(root, subsets=None) -> tuple[list[Path], list[str], str]:
     return [u.path for u in utts], [u.text for u in utts], key
 
 
-def training_pairs(corpus_dir=None, n_speech: int = 2000, seed: int = 0, librispeech_dir=None):
+def training_pairs(corpus_dir=None, n_speech: int = 2000, seed: int = 0, librispeech_dir=None,
+                   synthesizers=("espeak-ng",)):  # fmt: skip
     """(audio paths, sentences, data key) to train on: every LibriSpeech utterance under `librispeech_dir`
-    when one is given, else `n_speech` synthesized utterances disjoint from every sentence of `corpus_dir`."""
+    when one is given, else `n_speech` synthesized sentences disjoint from every sentence of `corpus_dir`,
+    spoken by each of `synthesizers`."""
     if librispeech_dir:
         return librispeech_pairs(librispeech_dir)
     if corpus_dir is None:
         raise ValueError(
             "training data: give a face corpus (for the synthesized speech set) or a LibriSpeech folder"
         )
-    return speech_set_pairs(n_speech, corpus_dir, seed)
+    return speech_set_pairs(n_speech, corpus_dir, seed, tuple(synthesizers))
 
 
 def augmented_features(host, path, recipe, index: int) -> list[np.ndarray]:
