@@ -55,14 +55,17 @@ from w2s.data.faces import FaceDataset  # noqa: E402
 from w2s.utils.paths import data_dir  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "voice_levers.jsonl"
-LEVERS = {  # lever: (augment preset, espeak-ng and Festival speech-set utterances added to the training speakers' audio)
-    "baseline": ("none", 0, 0),
-    "channel": ("channel", 0, 0),
-    "voice": ("voice", 0, 0),
-    "more-voices": ("none", 2000, 0),
-    "more-voices+voice": ("voice", 2000, 0),
-    "festival": ("none", 2000, 2000),
-    "festival+voice": ("voice", 2000, 2000),
+LEVERS = {  # lever: (augment preset, espeak-ng and Festival speech-set utterances added to the training
+    # speakers' audio, k-means targets on per-utterance normalised MFCCs)
+    "baseline": ("none", 0, 0, False),
+    "channel": ("channel", 0, 0, False),
+    "voice": ("voice", 0, 0, False),
+    "more-voices": ("none", 2000, 0, False),
+    "more-voices+voice": ("voice", 2000, 0, False),
+    "festival": ("none", 2000, 2000, False),
+    "festival+voice": ("voice", 2000, 2000, False),
+    "more-voices+voice+cmvn": ("voice", 2000, 0, True),
+    "festival+voice+cmvn": ("voice", 2000, 2000, True),
 }
 SELECT_ON = "flite val"  # the choice reads this, never a test split
 WAV2SEM_COPIES = 2  # --wav2sem-augment: perturbed copies of each training utterance beside the clean one
@@ -83,14 +86,14 @@ def pretrain(lever: str, espeak: Corpus, seed: int = 0) -> Path:
     out = encoder_folder(lever, seed)
     if _is_complete_model(out):
         return out
-    augment, n_speech, n_festival = LEVERS[lever]
+    augment, n_speech, n_festival, cmvn = LEVERS[lever]
     ds = FaceDataset(espeak.root, split="train")
     wavs = [ds.load_audio(i) for i in range(len(ds))]
     for n, synthesizer in ((n_speech, "espeak-ng"), (n_festival, "festival")):
         if n:
             root = load_or_build_speech_set(n, 0, exclude_texts=corpus_texts(espeak.root), synthesizer=synthesizer)
             wavs += [load_audio(u.path) for u, _ in load_speech_set(root)]
-    config = replace(TinyHubertConfig(), augment=augment)
+    config = replace(TinyHubertConfig(), augment=augment, kmeans_cmvn=cmvn)
     pretrain_tiny_hubert(wavs, out, config, seed=seed, overwrite=True, checkpoint_dir=out.with_name(f".{out.name}.train"),
                          force=True)  # fmt: skip
     return out

@@ -83,6 +83,15 @@ def check_request(voice_set: str, preset: str) -> None:
         raise VoiceError(f"--voice-set {voice_set}: {why}")
 
 
+def unavailable(voice_set: str, preset: str = "default") -> str | None:
+    """Why the `voice_set` rendering of `preset` cannot be built here (check_request's one line), or None."""
+    try:
+        check_request(voice_set, preset)
+    except VoiceError as e:
+        return str(e)
+    return None
+
+
 def build(out, voice_set: str = "flite", preset: str = "default", seed: int = 0, force: bool = False,
           source=None) -> Path:  # fmt: skip
     """Render the val and test utterances of the espeak-ng corpus (`source`, else the one for (`preset`, `seed`)

@@ -72,6 +72,7 @@ class TinyHubertConfig:
     n_clusters: int = 100
     kmeans_max_frames: int = 100_000  # frames sampled to fit k-means (all are labelled)
     kmeans_standardize: bool = True
+    kmeans_cmvn: bool = False  # issue 26: each utterance's MFCCs to zero mean, unit variance before k-means
     # masking
     mask_prob: float = 0.08  # probability that a frame starts a masked span
     mask_length: int = 10
@@ -134,16 +135,21 @@ def _normalise(x: np.ndarray) -> np.ndarray:
 
 
 def kmeans_labels(
-    wavs: list[np.ndarray], n_clusters: int = 100, seed: int = 0, max_frames: int = 100_000, standardize: bool = True
+    wavs: list[np.ndarray], n_clusters: int = 100, seed: int = 0, max_frames: int = 100_000, standardize: bool = True,
+    cmvn: bool = False,
 ) -> tuple[list[np.ndarray], dict]:
     """K-means cluster ids of the MFCC frames of every wav: a list of (T_i,) int64, and info.
 
-    T_i = ``conv_frames(len(wav_i))``: one label per CNN frame.
+    T_i = ``conv_frames(len(wav_i))``: one label per CNN frame. `cmvn`: each utterance's MFCCs are first
+    brought to zero mean and unit variance (cepstral mean and variance normalisation), which removes a
+    voice's or a channel's constant spectral envelope from what the clusters can tell apart.
     """
     from sklearn.cluster import MiniBatchKMeans
 
     t0 = time.perf_counter()
     feats = [mfcc_features(w) for w in wavs]  # (T_i, 39) each
+    if cmvn:
+        feats = [(f - f.mean(0)) / (f.std(0) + 1e-5) for f in feats]
     allf = np.concatenate(feats)  # (sum T, 39)
     mean, std = allf.mean(0), allf.std(0) + 1e-5
     if not standardize:
@@ -162,7 +168,7 @@ def kmeans_labels(
     info = {"n_clusters": n_clusters, "n_frames": int(len(allf)), "n_frames_fit": int(len(fit)),
             "inertia_per_frame": float(km.inertia_ / len(fit)), "used_clusters": int((counts > 0).sum()),
             "label_perplexity": float(np.exp(-(p * np.log(p)).sum())),  # effective number of clusters
-            "standardize": standardize, "fit_s": round(time.perf_counter() - t0, 2)}  # fmt: skip
+            "standardize": standardize, "cmvn": cmvn, "fit_s": round(time.perf_counter() - t0, 2)}  # fmt: skip
     info["_model"] = {"centers": km.cluster_centers_.astype(np.float32), "mean": mean, "std": std}
     return labels, info
 
@@ -264,6 +270,8 @@ def recipe_fields(config: TinyHubertConfig) -> dict:
     fields = asdict(config)
     if fields["augment"] == "none":
         del fields["augment"]
+    if not fields["kmeans_cmvn"]:
+        del fields["kmeans_cmvn"]
     return fields
 
 
@@ -316,7 +324,8 @@ def pretrain_tiny_hubert(
     t_start = time.perf_counter()
     wavs = _check_wavs(wavs, config)
     set_seed(seed)
-    labels, km = kmeans_labels(wavs, config.n_clusters, seed, config.kmeans_max_frames, config.kmeans_standardize)
+    labels, km = kmeans_labels(wavs, config.n_clusters, seed, config.kmeans_max_frames, config.kmeans_standardize,
+                               config.kmeans_cmvn)  # fmt: skip
     km_model = km.pop("_model")
     log.info("k-means: %d clusters on %d frames, perplexity %.1f (%.1f s)", config.n_clusters, km["n_frames"],
              km["label_perplexity"], km["fit_s"])  # fmt: skip
