@@ -66,7 +66,10 @@ LEVERS = {  # lever: (augment preset, espeak-ng and Festival speech-set utteranc
     "festival+voice": ("voice", 2000, 2000, False),
     "more-voices+voice+cmvn": ("voice", 2000, 0, True),
     "festival+voice+cmvn": ("voice", 2000, 2000, True),
+    "phones+voice": ("voice", 2000, 0, False),
+    "phones+festival+voice": ("voice", 2000, 2000, False),
 }
+PHONES = ("phones+voice", "phones+festival+voice")  # supervised: each frame's phone is the target, not a k-means cluster
 SELECT_ON = "flite val"  # the choice reads this, never a test split
 WAV2SEM_COPIES = 2  # --wav2sem-augment: perturbed copies of each training utterance beside the clean one
 
@@ -87,16 +90,49 @@ def pretrain(lever: str, espeak: Corpus, seed: int = 0) -> Path:
     if _is_complete_model(out):
         return out
     augment, n_speech, n_festival, cmvn = LEVERS[lever]
+    config = replace(TinyHubertConfig(), augment=augment, kmeans_cmvn=cmvn)
+    if lever in PHONES:
+        wavs, targets, classes = phone_data(espeak, n_speech, n_festival)
+        pretrain_tiny_hubert(wavs, out, replace(config, n_clusters=len(classes)), seed=seed, overwrite=True,
+                             checkpoint_dir=out.with_name(f".{out.name}.train"), force=True, targets=targets)  # fmt: skip
+        return out
     ds = FaceDataset(espeak.root, split="train")
     wavs = [ds.load_audio(i) for i in range(len(ds))]
     for n, synthesizer in ((n_speech, "espeak-ng"), (n_festival, "festival")):
         if n:
             root = load_or_build_speech_set(n, 0, exclude_texts=corpus_texts(espeak.root), synthesizer=synthesizer)
             wavs += [load_audio(u.path) for u, _ in load_speech_set(root)]
-    config = replace(TinyHubertConfig(), augment=augment, kmeans_cmvn=cmvn)
     pretrain_tiny_hubert(wavs, out, config, seed=seed, overwrite=True, checkpoint_dir=out.with_name(f".{out.name}.train"),
                          force=True)  # fmt: skip
     return out
+
+
+def phone_data(espeak: Corpus, n_speech: int, n_festival: int) -> tuple[list, list, list[str]]:
+    """The supervised levers' data: wavs, each CNN frame's phone id, and the classes. The training speakers'
+    phones come from the corpus's alignments; the speech sets' are spoken again (espeak-ng and Festival are
+    deterministic) with their timings. Both label sets are folded onto one (benchmarks/voices.py's FOLD;
+    Festival's CMU phones by flite's IPA map); frames outside every phone are "sil"."""
+    from w2s.corpus.speech_set import SynthSpeaker, load_or_build_speech_set, read_manifest, speak
+    from w2s.data.phoneme_frames import frame_labels
+    from w2s.encoders.base import conv_frames
+    from w2s.encoders.tiny_hubert import TinyHubertConfig
+    from w2s.semantic.training_data import corpus_texts
+
+    cfg = TinyHubertConfig()
+    ds = FaceDataset(espeak.root, split="train")
+    items = [(ds.load_audio(i), espeak.alignments[stem]["phonemes"]) for i, stem in enumerate(ds.stems)]
+    for n, synthesizer in ((n_speech, "espeak-ng"), (n_festival, "festival")):
+        if n:
+            root = load_or_build_speech_set(n, 0, exclude_texts=corpus_texts(espeak.root), synthesizer=synthesizer)
+            texts = json.loads((root / "texts.json").read_text())
+            for sp in read_manifest(root)["speakers"]:
+                s = SynthSpeaker(sp["id"], sp["voice"], sp["rate"], sp["pitch"])
+                items += speak([texts[u] for u in sorted(texts) if u.split("-")[0] == s.id], s, synthesizer, phones=True)
+    labels = [frame_labels(conv_frames(len(a), cfg.conv_kernel, cfg.conv_stride), 50.0, ph) for a, ph in items]
+    labels = [np.array([V.FOLD.get(x, x) if x else "sil" for x in lab]) for lab in labels]
+    classes = sorted(set(np.concatenate(labels)))
+    index = {c: i for i, c in enumerate(classes)}
+    return [a for a, _ in items], [np.array([index[x] for x in lab], np.int64) for lab in labels], classes
 
 
 def probe_row(lever: str, folder: Path, corpora: dict, seed: int = 0) -> dict:

@@ -31,9 +31,11 @@ def test_script_quotes_text_and_sets_rate_and_pitch(tmp_path):
     assert lines[0] == "(voice_ked_diphone)"
     assert "Duration_Stretch 1.2500" in lines[1]
     assert "(target_f0_mean 180.0)" in lines[2] and f"(target_f0_std {0.15 * 180:.1f})" in lines[2]
-    assert '(Utterance Text "say \\"hi\\"")' in lines[3] and str(tmp_path / "a.wav") in lines[3]
-    assert '"back\\\\slash"' in lines[4]
-    assert len(lines) == 5
+    assert '(Utterance Text "say \\"hi\\"")' in lines[3] and str(tmp_path / "a.wav") in lines[4]
+    assert '"back\\\\slash"' in lines[5]
+    assert len(lines) == 7 and "segs" not in s  # per text: synthesize, save the wave
+    with_segs = festival.script(["hi"], [tmp_path / "a.wav"], "kal_diphone", 1.0, 105.0, segments=True)
+    assert with_segs.splitlines()[-1] == f'(utt.save.segs u "{tmp_path / "a.segs"}")'
 
 
 def test_errors_name_the_problem(monkeypatch):
@@ -112,3 +114,20 @@ def test_a_speakers_pitch_maps_onto_festivals_f0():
         track, voiced, _ = librosa.pyin(speak(text, s, "festival")[0], fmin=60, fmax=400, sr=16000)
         f0.append(float(np.nanmedian(track[voiced])))
     assert f0[0] == pytest.approx(FESTIVAL_F0_HZ[0], rel=0.15) and f0[1] == pytest.approx(FESTIVAL_F0_HZ[1], rel=0.15)
+
+
+def test_segs_files_are_read_as_phone_spans():
+    segs = festival.parse_segs("#\n0.2200 100 pau\n0.2569 100 dh\n0.3079 100 ax\n")
+    assert segs == [("pau", 0.0, 0.22), ("dh", 0.22, 0.2569), ("ax", 0.2569, 0.3079)]
+    assert festival.parse_segs("#\n") == []
+
+
+@needs_festival
+def test_speaking_with_phones_gives_the_same_audio_and_ipa_spans():
+    text = ["the thin fin swam near the map."]
+    for synthesizer, s in (("festival", SynthSpeaker("1", "kal_diphone", 180, 40)), ("espeak-ng", SynthSpeaker("2", "us-m1", 180, 40))):
+        (audio, phones), = speak(text, s, synthesizer, phones=True)
+        assert np.array_equal(audio, speak(text, s, synthesizer)[0])
+        symbols = [p["symbol"] for p in phones]
+        assert "θ" in symbols and "f" in symbols and "æ" in symbols, (synthesizer, symbols)
+        assert all(0 <= p["start"] < p["end"] <= len(audio) / 16000 + 0.05 for p in phones)

@@ -259,3 +259,31 @@ def test_augmented_crops_keep_the_clean_targets_at_the_frames_they_play():
     np.random.seed(0)
     _, y_plain, _ = th.CropBatches(wavs, counting, replace(config, augment="none"))([0, 1, 2, 3])
     assert (np.diff(y_plain.numpy(), axis=1) == 1).all()
+
+
+def test_cmvn_targets_have_their_own_key_and_normalise_each_utterance(wavs, tmp_path, monkeypatch):
+    monkeypatch.setattr(th, "_corpus_sha256", lambda root: "0" * 64)
+    cmvn = TinyHubertConfig(kmeans_cmvn=True)
+    assert th.recipe_fields(cmvn)["kmeans_cmvn"] is True and "kmeans_cmvn" not in th.recipe_fields(TinyHubertConfig())
+    assert th.pretrained_folder(tmp_path, cmvn, root=tmp_path) != th.pretrained_folder(tmp_path, root=tmp_path)
+    # an utterance made 10x louder: its MFCCs' c0 moves, and only the normalised clusters ignore it
+    loud = [wavs[0], wavs[1], np.clip(wavs[0] * 10, -1, 1)]
+    plain, _ = kmeans_labels(loud, n_clusters=8, seed=0, cmvn=False)
+    normed, info = kmeans_labels(loud, n_clusters=8, seed=0, cmvn=True)
+    assert info["cmvn"] is True
+    assert np.mean(normed[0] == normed[2]) > np.mean(plain[0] == plain[2])
+
+
+def test_given_targets_replace_the_clusters_and_are_checked(wavs, tmp_path):
+    cfg = replace(tiny_config(steps=4), n_clusters=3)
+    frames = [conv_frames(len(w), cfg.conv_kernel, cfg.conv_stride) for w in wavs]
+    targets = [np.arange(n) % 3 for n in frames]
+    hist = pretrain_tiny_hubert(wavs, tmp_path / "given", cfg, seed=0, log_every=0, targets=targets)
+    assert hist["kmeans"]["targets"] == "given" and hist["kmeans"]["used_clusters"] == 3
+    assert hist["kmeans"]["n_frames"] == sum(frames)
+    with pytest.raises(ValueError, match=r"targets\[1\]: want \d+ class ids in \[0, 3\)"):
+        pretrain_tiny_hubert(wavs, tmp_path / "bad", cfg, targets=[targets[0], targets[1][:-1], targets[2]])
+    with pytest.raises(ValueError, match=r"targets\[0\]"):
+        pretrain_tiny_hubert(wavs, tmp_path / "bad", cfg, targets=[targets[0] + 3, targets[1], targets[2]])
+    with pytest.raises(ValueError, match="2 target arrays for 3 wavs"):
+        pretrain_tiny_hubert(wavs, tmp_path / "bad", cfg, targets=targets[:2])

@@ -59,19 +59,40 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def script(texts: Sequence[str], paths: Sequence[Path], voice: str, duration_stretch: float, f0_mean: float) -> str:
-    """The Scheme that makes festival speak each of `texts` into the wav file beside it in `paths`."""
+def script(texts: Sequence[str], paths: Sequence[Path], voice: str, duration_stretch: float, f0_mean: float,
+           segments: bool = False) -> str:  # fmt: skip
+    """The Scheme that makes festival speak each of `texts` into the wav file beside it in `paths` (and, with
+    `segments`, its phone segments into the same path with the suffix .segs)."""
     lines = [f"({'voice_' + voice})",
              f"(Parameter.set 'Duration_Stretch {duration_stretch:.4f})",
              f"(set! int_lr_params '((target_f0_mean {f0_mean:.1f}) (target_f0_std {F0_STD_RATIO * f0_mean:.1f}) "
              "(model_f0_mean 170) (model_f0_std 34)))"]  # fmt: skip
-    lines += [f"(utt.save.wave (utt.synth (Utterance Text {_quote(t)})) {_quote(str(p))} 'riff)" for t, p in zip(texts, paths)]
+    for t, p in zip(texts, paths):
+        lines.append(f"(set! u (utt.synth (Utterance Text {_quote(t)})))")
+        lines.append(f"(utt.save.wave u {_quote(str(p))} 'riff)")
+        if segments:
+            lines.append(f"(utt.save.segs u {_quote(str(Path(p).with_suffix('.segs')))})")
     return "\n".join(lines) + "\n"
 
 
+def parse_segs(text: str) -> list[tuple[str, float, float]]:
+    """Festival's ``utt.save.segs`` file (a '#' line, then 'END_TIME 100 PHONE' per line) as (phone, start, end)
+    in seconds; phones are its US radio set, CMU's (w2s.corpus.flite.CMU_TO_IPA), pauses ``pau``."""
+    out, start = [], 0.0
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) != 3 or line.startswith("#"):
+            continue
+        end = float(parts[0])
+        out.append((parts[2], start, end))
+        start = end
+    return out
+
+
 def synthesize_many(texts: Sequence[str], voice: str = "kal_diphone", duration_stretch: float = 1.0,
-                    f0_mean: float = 105.0) -> list[np.ndarray]:  # fmt: skip
-    """Festival's `voice` speaking each of `texts`: 16 kHz float32 audio, one array per text, in order."""
+                    f0_mean: float = 105.0, segments: bool = False) -> list:  # fmt: skip
+    """Festival's `voice` speaking each of `texts`: 16 kHz float32 audio, one array per text, in order; with
+    `segments`, (audio, phone segments (phone, start s, end s)) per text."""
     import soundfile as sf
     import soxr
 
@@ -85,7 +106,8 @@ def synthesize_many(texts: Sequence[str], voice: str = "kal_diphone", duration_s
         raise FestivalError(why)
     with tempfile.TemporaryDirectory(prefix="w2s-festival-") as tmp:
         paths = [Path(tmp) / f"{i:05d}.wav" for i in range(len(texts))]
-        (Path(tmp) / "batch.scm").write_text(script(texts, paths, voice, duration_stretch, f0_mean), encoding="utf-8")
+        (Path(tmp) / "batch.scm").write_text(script(texts, paths, voice, duration_stretch, f0_mean, segments),
+                                             encoding="utf-8")  # fmt: skip
         try:
             res = subprocess.run(["festival", "-b", str(Path(tmp) / "batch.scm")], capture_output=True, text=True,
                                  timeout=TIMEOUT_S, env={**os.environ, "LC_ALL": "C"})  # fmt: skip
@@ -101,7 +123,8 @@ def synthesize_many(texts: Sequence[str], voice: str = "kal_diphone", duration_s
                 audio = soxr.resample(audio, rate, SAMPLE_RATE, quality="HQ")
             if not len(audio):
                 raise FestivalError(f"festival ({voice}) wrote empty audio for {t!r}")
-            out.append(np.clip(audio, -1.0, 1.0).astype(np.float32))
+            audio = np.clip(audio, -1.0, 1.0).astype(np.float32)
+            out.append((audio, parse_segs(p.with_suffix(".segs").read_text())) if segments else audio)
     return out
 
 

@@ -126,18 +126,26 @@ def voices_of(synthesizer: str) -> tuple[str, ...]:
     return tuple(speech.VOICES)
 
 
-def speak(texts: list[str], s: SynthSpeaker, synthesizer: str = "espeak-ng") -> list:
-    """Speaker `s` saying each of `texts` (16 kHz float32 audio), with the set's synthesizer."""
+def speak(texts: list[str], s: SynthSpeaker, synthesizer: str = "espeak-ng", phones: bool = False) -> list:
+    """Speaker `s` saying each of `texts` (16 kHz float32 audio), with the set's synthesizer; with `phones`,
+    (audio, phone segments) per text, each segment {"symbol": IPA, "start": s, "end": s}, pauses left out."""
     if synthesizer == "festival":
-        from w2s.corpus import festival
+        from w2s.corpus import festival, flite
 
         share = (s.pitch - PITCH_RANGE[0]) / (PITCH_RANGE[1] - PITCH_RANGE[0])
         f0 = FESTIVAL_F0_HZ[0] + share * (FESTIVAL_F0_HZ[1] - FESTIVAL_F0_HZ[0])
         try:
-            return festival.synthesize_many(texts, s.voice, FESTIVAL_RATE / s.rate, f0)
+            out = festival.synthesize_many(texts, s.voice, FESTIVAL_RATE / s.rate, f0, segments=phones)
         except festival.FestivalError as e:
             raise SpeechSetError(str(e)) from None
-    return [speech.synthesize(t, s.voice, s.rate, s.pitch).audio for t in texts]
+        if phones:  # Festival's US phones are CMU's: the same IPA map as flite's
+            out = [(a, [{"symbol": flite.to_ipa(p), "start": t0, "end": t1} for p, t0, t1 in segs if p != flite.PAUSE])
+                   for a, segs in out]  # fmt: skip
+        return out
+    utts = [speech.synthesize(t, s.voice, s.rate, s.pitch) for t in texts]
+    if phones:
+        return [(u.audio, [{"symbol": p.symbol, "start": p.start, "end": p.end} for p in u.phonemes]) for u in utts]
+    return [u.audio for u in utts]
 
 
 def _speak_chapters(tmp: Path, s: SynthSpeaker, i: int, texts: list[str], per_chapter: int, n_chapters: int,

@@ -173,6 +173,23 @@ def kmeans_labels(
     return labels, info
 
 
+def _given_targets(wavs: list[np.ndarray], targets: list[np.ndarray], config: TinyHubertConfig) -> tuple[list, dict]:
+    """`targets` checked against the wavs' CNN frames and the head's size; k-means's info in its place."""
+    if len(targets) != len(wavs):
+        raise ValueError(f"{len(targets)} target arrays for {len(wavs)} wavs")
+    labels = [np.asarray(t, np.int64) for t in targets]
+    for i, (w, t) in enumerate(zip(wavs, labels)):
+        n = conv_frames(len(w), config.conv_kernel, config.conv_stride)
+        if t.shape != (n,) or t.min() < 0 or t.max() >= config.n_clusters:
+            raise ValueError(f"targets[{i}]: want {n} class ids in [0, {config.n_clusters}), got shape {t.shape}")
+    counts = np.bincount(np.concatenate(labels), minlength=config.n_clusters)
+    p = counts[counts > 0] / counts.sum()
+    info = {"targets": "given", "n_clusters": config.n_clusters, "n_frames": int(counts.sum()),
+            "used_clusters": int((counts > 0).sum()), "label_perplexity": float(np.exp(-(p * np.log(p)).sum())),
+            "fit_s": 0.0, "_model": {"counts": counts}}  # fmt: skip
+    return labels, info
+
+
 def span_mask(batch: int, length: int, prob: float, span: int, rng: np.random.Generator) -> np.ndarray:
     """HuBERT / wav2vec2 span masking, (batch, length) bool: each frame in [0, length - span] starts
     a span of `span` frames with probability `prob`; at least one span per row."""
@@ -305,6 +322,7 @@ def pretrain_tiny_hubert(
     overwrite: bool = False,
     checkpoint_dir=None,
     force: bool = False,
+    targets: list[np.ndarray] | None = None,
 ) -> dict:
     """Pretrain a tiny HuBERT on `wavs` (16 kHz mono float32) and save it to `out_dir`.
 
@@ -317,6 +335,9 @@ def pretrain_tiny_hubert(
     `checkpoint_dir`, so a later call continues it. With `checkpoint_dir`, training checkpoints there and
     an interrupted run resumes exactly; the folder is removed once a complete model is saved. A checkpoint
     there of another recipe is refused, unless `force` (start over). Returns the history.
+
+    `targets` (issue 26's supervised lever; default: MFCC k-means): one (T_i,) int64 array of class ids per
+    wav, T_i its CNN frames, ids below ``config.n_clusters``, predicted instead of the k-means clusters.
     """
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
@@ -324,8 +345,11 @@ def pretrain_tiny_hubert(
     t_start = time.perf_counter()
     wavs = _check_wavs(wavs, config)
     set_seed(seed)
-    labels, km = kmeans_labels(wavs, config.n_clusters, seed, config.kmeans_max_frames, config.kmeans_standardize,
-                               config.kmeans_cmvn)  # fmt: skip
+    if targets is None:
+        labels, km = kmeans_labels(wavs, config.n_clusters, seed, config.kmeans_max_frames, config.kmeans_standardize,
+                                   config.kmeans_cmvn)  # fmt: skip
+    else:
+        labels, km = _given_targets(wavs, targets, config)
     km_model = km.pop("_model")
     log.info("k-means: %d clusters on %d frames, perplexity %.1f (%.1f s)", config.n_clusters, km["n_frames"],
              km["label_perplexity"], km["fit_s"])  # fmt: skip
@@ -342,6 +366,8 @@ def pretrain_tiny_hubert(
     t_train = time.perf_counter()
     step_fn = lambda net, batch, dev: pretrain_step(net, batch, dev, config.alpha)  # noqa: E731
     recipe = {"config": recipe_fields(config), "seed": seed, "version": PRETRAIN_VERSION, "data": _wavs_sha256(wavs)}
+    if targets is not None:
+        recipe["targets"] = hashlib.sha256(b"".join(np.asarray(t, np.int64).tobytes() for t in labels)).hexdigest()
     hist = fit(net, list(range(len(wavs))), CropBatches(wavs, labels, config), step_fn, cfg, out_dir=checkpoint_dir,
                device=device, on_log=on_log, recipe=recipe, force=force)  # fmt: skip
     if hist.stopped_early:
