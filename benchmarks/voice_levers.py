@@ -15,7 +15,12 @@ Each lever pretrains the tiny HuBERT with notebook 01's recipe (900 steps, seed 
 * ``more-voices``: the training speakers' audio plus notebook 02's speech set (2,000 utterances, 16
   espeak-ng variants including the Klatt synthesizer, random rate and pitch; sentences disjoint from
   every face-corpus sentence);
-* ``more-voices+voice``: both.
+* ``more-voices+voice``: both;
+* ``festival``, ``festival+voice``: ``more-voices`` (+ ``voice``) and the same 2,000 sentences spoken by Festival's
+  diphone voices (w2s.corpus.festival; Debian's festival, festvox-kallpc16k and festvox-kdlpc16k: optional);
+* ``...+cmvn``: the k-means targets from per-utterance normalised MFCCs (TinyHubertConfig.kmeans_cmvn);
+* ``phones+voice``, ``phones+festival+voice``: supervised, each frame's phone as the target instead of a k-means
+  cluster (espeak-ng's timings, Festival's segments; both folded onto one label set: :func:`phone_data`).
 
 Measured: notebook 01's phonetic probe (w2s.evaluation.probe, trained on espeak-ng's training speakers)
 tested on flite's rendering of the default corpus's **val** sentences (what the choice reads) and of its
@@ -23,7 +28,8 @@ test sentences (reported, never chosen on), beside espeak-ng's own val and test,
 flite's val speakers and tested on its test speakers (does flite have a linear read-out at all).
 ``--wav2sem LEVER`` trains notebook 02's `lite` (its default levers, 1,500 steps, seed 0) on that encoder
 and gives its held-out R@1 on both voices (benchmarks/voices.py's measurement); ``--wav2sem-augment P``
-trains it also on two perturbed copies of each utterance (w2s.data.augment preset P). flite is never trained on.
+trains it also on two perturbed copies of each utterance (w2s.data.augment preset P); ``--wav2sem-speech
+espeak-ng+festival`` on its 2,000 sentences in both synthesizers. flite is never trained on.
 
 Rows go to benchmarks/results/voice_levers.jsonl (one per lever and measurement, with the split it read).
 Cost: a lever is a 900-step pretraining (8-9 min on a free core, see w2s.encoders.tiny_hubert) and two

@@ -3,7 +3,8 @@ spoken by espeak-ng and by CMU flite (`w2s corpus build OUT --voice-set flite`: 
 and styles, lips from flite's own timings).
 
     .venv/bin/python benchmarks/voices_hosts.py [--models DIR] [--semantics none wav2sem] [--seeds 0 1 2]
-    .venv/bin/python benchmarks/voices_hosts.py --table
+    .venv/bin/python benchmarks/voices_hosts.py --preset powered --models DIR   # make run's corpus (400 clips)
+    .venv/bin/python benchmarks/voices_hosts.py [--preset P] --table
 
 --models: the grid's folder of a full `make run` (default data/models/decoders-x0.8), one model per
 {host}-{F_s}-seed{N}; missing cells are skipped and listed. Each model is evaluated as the grid does (test
@@ -33,17 +34,21 @@ from w2s.evaluation.report import markdown_table
 from w2s.utils.paths import data_dir
 from w2s.utils.runtime import configure_threads
 
-RESULTS = Path(__file__).parent / "results" / "voices_hosts.json"
+RESULTS = Path(__file__).parent / "results" / "voices_hosts.json"  # the default corpus's; other presets: -PRESET
+
+
+def results_file(preset: str) -> Path:
+    return RESULTS if preset == "default" else RESULTS.with_name(f"{RESULTS.stem}-{preset}.json")
 SPLIT, CONDITION, GOAL = "test", 0, 0.15
 KEYS = ("lve", "lve_mm", "homophone_lve", "minimal_pair_accuracy", "minimal_pair_n_words", "n_sequences")
 
 
-def measure(models: Path, semantics: list[str], seeds: list[int]) -> dict:
+def measure(models: Path, semantics: list[str], seeds: list[int], preset: str = "default") -> dict:
     configure_threads()
-    espeak = Corpus.load_or_build("default", 0)
-    flite = voices.load_or_build("flite", "default", 0)
+    espeak = Corpus.load_or_build(preset, 0)
+    flite = voices.load_or_build("flite", preset, 0)
     roots = {"espeak": espeak.root, "flite": Path(flite)}
-    out = {"models": str(models), "split": SPLIT, "condition": CONDITION, "samples": 1, "cells": [], "missing": [],
+    out = {"models": str(models), "preset": preset, "split": SPLIT, "condition": CONDITION, "samples": 1, "cells": [], "missing": [],
            "baseline": {v: {k: baseline(r, SPLIT, train_root=espeak.root).get(k) for k in KEYS} for v, r in roots.items()}}  # fmt: skip
     for host in HOSTS:
         for sem in semantics:
@@ -93,16 +98,18 @@ def main() -> None:
     ap.add_argument("--models", type=Path, default=None, help="the grid's models folder (default data/models/decoders-x0.8)")
     ap.add_argument("--semantics", nargs="*", default=["none", "wav2sem"])
     ap.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
+    ap.add_argument("--preset", default="default", help="the corpus the models were trained on (default, powered)")
     ap.add_argument("--table", action="store_true", help="print the saved result and stop")
     args = ap.parse_args()
+    path = results_file(args.preset)
     if not args.table:
         models = args.models or data_dir() / "models" / "decoders-x0.8"
         if not models.is_dir():
             ap.error(f"--models {models}: no such folder; run `make run` first (notebook 04 trains the grid)")
-        res = measure(models, args.semantics, args.seeds)
-        RESULTS.parent.mkdir(exist_ok=True)
-        RESULTS.write_text(json.dumps(res, indent=1) + "\n")
-    print(table(json.loads(RESULTS.read_text())))
+        res = measure(models, args.semantics, args.seeds, args.preset)
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(res, indent=1) + "\n")
+    print(table(json.loads(path.read_text())))
 
 
 if __name__ == "__main__":
