@@ -131,3 +131,14 @@ def test_speaking_with_phones_gives_the_same_audio_and_ipa_spans():
         symbols = [p["symbol"] for p in phones]
         assert "θ" in symbols and "f" in symbols and "æ" in symbols, (synthesizer, symbols)
         assert all(0 <= p["start"] < p["end"] <= len(audio) / 16000 + 0.05 for p in phones)
+
+
+@needs_festival
+def test_wav2sem_training_pairs_in_two_synthesizers(smoke_corpus):
+    from w2s.semantic.training_data import training_pairs
+
+    paths, texts, key = training_pairs(smoke_corpus, 4, 0)
+    both_paths, both_texts, both_key = training_pairs(smoke_corpus, 4, 0, synthesizers=("espeak-ng", "festival"))
+    assert both_paths[:4] == paths and sorted(both_texts[4:]) == sorted(texts)  # the same sentences, spoken again
+    assert all("synth-festival-n4-seed0" in str(p) for p in both_paths[4:])
+    assert both_key != key and len(key) == len(both_key) == 64
