@@ -19,7 +19,7 @@ from pathlib import Path
 
 import soundfile as sf
 
-from w2s.corpus import speech
+from w2s.corpus import festival, flite, speech
 from w2s.corpus.lexicon import LEXICON
 from w2s.corpus.sentences import filler_sentences, generate_sentences, max_filler_sentences
 from w2s.utils.hashing import tree_sha256
@@ -120,8 +120,6 @@ def voices_of(synthesizer: str) -> tuple[str, ...]:
     if synthesizer not in SYNTHESIZERS:
         raise SpeechSetError(f"unknown synthesizer {synthesizer!r}; choose one of: {', '.join(SYNTHESIZERS)}")
     if synthesizer == "festival":
-        from w2s.corpus import festival
-
         return festival.VOICES
     return tuple(speech.VOICES)
 
@@ -130,8 +128,6 @@ def speak(texts: list[str], s: SynthSpeaker, synthesizer: str = "espeak-ng", pho
     """Speaker `s` saying each of `texts` (16 kHz float32 audio), with the set's synthesizer; with `phones`,
     (audio, phone segments) per text, each segment {"symbol": IPA, "start": s, "end": s}, pauses left out."""
     if synthesizer == "festival":
-        from w2s.corpus import festival, flite
-
         share = (s.pitch - PITCH_RANGE[0]) / (PITCH_RANGE[1] - PITCH_RANGE[0])
         f0 = FESTIVAL_F0_HZ[0] + share * (FESTIVAL_F0_HZ[1] - FESTIVAL_F0_HZ[0])
         try:
@@ -190,8 +186,6 @@ def _check_build_args(out, n_utterances, exclude_texts, voices, utts_per_chapter
             f"voices must be distinct names from: {', '.join(known)}; got {voices}"
         )
     if synthesizer == "festival":
-        from w2s.corpus import festival
-
         why = festival.available(voices)
         if why:
             raise SpeechSetError(why)

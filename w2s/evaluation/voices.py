@@ -28,6 +28,8 @@ from w2s.data.corpus import Corpus
 from w2s.data.phoneme_frames import frame_phoneme_dataset
 from w2s.evaluation.analysis import encode_corpus, group_summary, plug_coupling
 from w2s.evaluation.probe import linear_probe
+from w2s.semantic.targets import cached_embed
+from w2s.semantic.train import evaluate
 
 SPLITS = ("val", "test")
 
@@ -46,9 +48,6 @@ def _probe(train: dict, test: dict, rate: float, train_align: dict, test_align: 
 def compare_voices(host, lite, text_model, voiced: dict[str, Corpus], seed: int = 0, max_train: int = 20000) -> dict:
     """{voice: measures} for each corpus of `voiced` (the first is the one the models were trained on), plus
     "same_utterance_fs_cosine" per split: the mean cosine of two voices' F_s of one utterance (first two voices)."""
-    from w2s.semantic.targets import cached_embed
-    from w2s.semantic.train import evaluate
-
     names = list(voiced)
     base = voiced[names[0]]
     for name, c in voiced.items():
