@@ -9,7 +9,7 @@ import pytest
 
 from w2s.data.corpus import Corpus
 from w2s.encoders import load_encoder
-from w2s.evaluation.voices import compare_voices, voice_lever_rows, voice_rows
+from w2s.evaluation.voices import compare_voices, voice_lever_rows, voice_rows, voices_table
 from w2s.semantic.targets import load_text_model
 
 
@@ -66,3 +66,15 @@ def test_lever_rows_attach_lite_to_its_encoder_and_seed(tmp_path):
     assert out[1]["lite R@1 flite val"] is None  # lite was trained on seed 0's encoder only
     assert out[1]["probe flite test"] == 0.21
     assert voice_lever_rows(tmp_path / "missing.jsonl") == []
+
+
+def test_the_readme_table_says_why_when_the_second_voice_was_skipped(smoke_corpus, host):
+    from w2s.evaluation.report import markdown_table
+
+    skipped = voices_table(None, "--voice-set flite: flite and t2p not found on PATH", "powered")
+    assert skipped["rows"] == [["not measured: --voice-set flite: flite and t2p not found on PATH"]]
+    c = Corpus(smoke_corpus)
+    report = compare_voices(host, MeanProjection(host.dim), load_text_model(), {"espeak": c, "again": c}, max_train=3000)
+    table = voices_table(report, None, "smoke")
+    assert "smoke corpus" in table["title"] and [r[0] for r in table["rows"]] == ["espeak", "again"]
+    assert "| espeak |" in markdown_table(voice_rows(report))

@@ -28,6 +28,7 @@ from w2s.data.corpus import Corpus
 from w2s.data.phoneme_frames import frame_phoneme_dataset
 from w2s.evaluation.analysis import encode_corpus, group_summary, plug_coupling
 from w2s.evaluation.probe import linear_probe
+from w2s.evaluation.report import results_table
 from w2s.semantic.targets import cached_embed
 from w2s.semantic.train import evaluate
 
@@ -91,6 +92,16 @@ def voice_rows(report: dict) -> list[dict]:
                      "cosine to target (test)": r["retrieval_test"]["cosine_to_target"],
                      "ABX near, F_p": abx["none (F_p)"], "ABX near, + lite": abx["+ lite"]})  # fmt: skip
     return rows
+
+
+def voices_table(report: dict | None, skipped: str | None, preset: str) -> dict:
+    """Notebook 02's `voices` results table (a README block): :func:`voice_rows`, or, where the section was
+    skipped, one row saying why, so that `w2s readme RUN` fills the block either way."""
+    if report is None:
+        return results_table([{"second voice": f"not measured: {skipped}"}], ["second voice"], "Two voices")
+    rows = voice_rows(report)
+    return results_table(rows, list(rows[0]), f"Two voices, the {preset} corpus's held-out speakers (val and test; "
+                         "probe: val+test frames)")  # fmt: skip
 
 
 def voice_lever_rows(path) -> list[dict]:
