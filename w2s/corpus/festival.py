@@ -11,8 +11,9 @@ Debian packages, optional like flite (``apt-get install festival festvox-kallpc1
 
 Festival renders a batch of texts in one process from a Scheme script (:func:`script`): for each speaker
 its voice, its speaking rate (``Duration_Stretch``) and its mean pitch (the linear-regression intonation
-model's ``target_f0_mean``). Only audio comes back: the speech set that uses it (w2s.corpus.speech_set)
-needs audio and text, not timings. Festival has no random state: the same script gives the same bytes.
+model's ``target_f0_mean``). The audio comes back, and on request each utterance's phone segments
+(``utt.save.segs``: Festival's US phones are CMU's, the set w2s.corpus.flite maps to IPA). Festival has no
+random state: the same script gives the same bytes.
 """
 
 from __future__ import annotations

@@ -249,7 +249,8 @@ def _build(out: Path, n_utterances: int, seed: int, exclude_texts: list[str], vo
             "n": n_utterances,
             "seed": seed,
             "voices": voices,
-            **({"synthesizer": synthesizer} if synthesizer != "espeak-ng" else {}),  # espeak-ng's manifests as before
+            # espeak-ng's manifests as before; Festival's name it and its version
+            **({"synthesizer": synthesizer, "synthesizer_version": festival.version()} if synthesizer == "festival" else {}),
             "utts_per_chapter": utts_per_chapter,
             "chapters_per_speaker": chapters_per_speaker,
             "subset": SYNTH_SUBSET,

@@ -44,8 +44,9 @@ def speech_set_pairs(n: int, corpus_dir, seed: int = 0, synthesizers=("espeak-ng
     the face corpus (:func:`corpus_texts`), not only its held-out ones. With several `synthesizers` (issue 26:
     ``("espeak-ng", "festival")``), the same `n` sentences spoken by each, one after the other."""
     paths, texts, keys = [], [], []
+    exclude = corpus_texts(corpus_dir)
     for synthesizer in synthesizers:
-        root = load_or_build_speech_set(n, seed, exclude_texts=corpus_texts(corpus_dir), synthesizer=synthesizer)
+        root = load_or_build_speech_set(n, seed, exclude_texts=exclude, synthesizer=synthesizer)
         items = load_speech_set(root)
         paths += [u.path for u, _ in items]
         texts += [t for _, t in items]
